@@ -1,0 +1,55 @@
+# -*- coding: utf-8 -*-
+# Copyright: llmops.eas_stack contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+
+class ModuleDocFragment:
+    """Common options of every PAI-EAS module (region, endpoint, credentials)."""
+
+    DOCUMENTATION = r"""
+options:
+  region:
+    description:
+      - The Alibaba Cloud region id, for example V(cn-hangzhou).
+      - Also the C(ClusterId) path parameter of every PAI-EAS API call.
+      - If not set, the environment variable E(ALIBABA_CLOUD_REGION_ID), then E(ALICLOUD_REGION)
+        or E(ALICLOUD_REGION_ID) is used. The module fails when none is set.
+    type: str
+  endpoint:
+    description:
+      - The PAI-EAS API endpoint. Either a host (V(pai-eas-manage-vpc.cn-hangzhou.aliyuncs.com)),
+        a host and port (V(pai-eas.example:8443)) or a URL with a scheme (V(http://127.0.0.1:18080)).
+      - Without a scheme, HTTPS is used. Use a URL with V(http://) for a plain-HTTP endpoint such as the lab emulator.
+      - Defaults to V(pai-eas.<region>.aliyuncs.com). The SDK's own fallback host (V(eas.<region>.aliyuncs.com))
+        is never used, because it is wrong for regions missing from the SDK's endpoint map.
+    type: str
+  access_key_id:
+    description:
+      - The AccessKey ID.
+      - If not set, E(ALIBABA_CLOUD_ACCESS_KEY_ID), then E(ALICLOUD_ACCESS_KEY_ID) or E(ALICLOUD_ACCESS_KEY) is used.
+      - When neither O(access_key_id) nor O(access_key_secret) is found, the alibabacloud-credentials
+        default chain is tried (OIDC, C(~/.aliyun/config.json), C(~/.alibabacloud/credentials), ECS RAM role,
+        credentials URI).
+    type: str
+  access_key_secret:
+    description:
+      - The AccessKey secret.
+      - If not set, E(ALIBABA_CLOUD_ACCESS_KEY_SECRET), then E(ALICLOUD_SECRET_KEY) or E(ALICLOUD_ACCESS_KEY_SECRET) is used.
+    type: str
+  security_token:
+    description:
+      - The STS security token, when O(access_key_id) and O(access_key_secret) are temporary STS credentials.
+      - If not set, E(ALIBABA_CLOUD_SECURITY_TOKEN), then E(ALICLOUD_SECURITY_TOKEN) is used.
+    type: str
+notes:
+  - API calls are retried with jittered exponential backoff on throttling (C(Throttling*) codes), HTTP 5xx,
+    C(ServiceUnavailable), C(InternalError) and network errors, up to 5 retries per call and 20 per module run.
+    Calls that create something are retried only on throttling, because a retried create after a network
+    error could create twice.
+requirements:
+  - alibabacloud-eas20210701 >= 6.8.3, < 7 (the maintained 6.x line; 7.0.0 is an older API surface)
+  - alibabacloud-tea-openapi >= 0.4.5
+  - alibabacloud-credentials (only when credentials come from the default chain)
+"""
