@@ -38,15 +38,17 @@ subprocess.check_call([sys.executable, '-m', 'pip', 'install'] + args)
 PY
 fi
 
-# Fresh copy of the collection content.
-rm -rf "$dest"
-mkdir -p "$dest" "$work/ansible_collections/community"
-(cd "$root" && git ls-files -z --cached --others --exclude-standard |
-  while IFS= read -r -d '' f; do [ -e "$f" ] && printf '%s\0' "$f"; done |
-  tar --null -T - -cf -) | tar -xf - -C "$dest"
-# ansible-test needs git-ignored paths to stay out; give the copy the same .gitignore semantics by
-# making it a throw-away git repository with every copied file tracked.
-(cd "$dest" && git init -q && git add -A && git -c user.name=ansible-test -c user.email=ansible-test@localhost commit -qm snapshot)
+# Fresh copy of the collection content (ANSIBLE_TEST_REUSE_COPY=true reuses the last one).
+if [ "${ANSIBLE_TEST_REUSE_COPY:-false}" != "true" ] || [ ! -d "$dest/.git" ]; then
+  rm -rf "$dest"
+  mkdir -p "$dest" "$work/ansible_collections/community"
+  (cd "$root" && git ls-files -z --cached --others --exclude-standard |
+    while IFS= read -r -d '' f; do [ -e "$f" ] && printf '%s\0' "$f"; done |
+    tar --null -T - -cf -) | tar -xf - -C "$dest"
+  # ansible-test needs git-ignored paths to stay out; give the copy the same .gitignore semantics by
+  # making it a throw-away git repository with every copied file tracked.
+  (cd "$dest" && git init -q && git add -A && git -c user.name=ansible-test -c user.email=ansible-test@localhost commit -qm snapshot)
+fi
 
 # Dependencies from the venv's `ansible` package.
 site=$("$venv/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')

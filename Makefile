@@ -1,0 +1,45 @@
+# llmops.eas_stack — the two commands users need, and the pieces behind them.
+#   make demo   prepare what is missing, build the lab images, run `ansible-playbook site.yml` on the lab
+#   make test   lint, sanity, units and integration against the lab; ends with "N passed, N failed"
+SHELL := /bin/bash
+VENV ?= $(CURDIR)/.venv
+export PATH := $(VENV)/bin:$(PATH)
+export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
+
+.PHONY: demo test bootstrap bootstrap-test lab-images lint sanity units integration teardown build clean
+
+demo: bootstrap lab-images
+	ansible-playbook site.yml
+
+test: bootstrap-test
+	bash scripts/run-tests.sh
+
+bootstrap:
+	bash scripts/bootstrap.sh
+
+bootstrap-test:
+	bash scripts/bootstrap.sh --test
+
+lab-images: bootstrap
+	bash tests/lab/build-images.sh
+
+lint: bootstrap-test
+	bash scripts/run-tests.sh lint
+
+sanity: bootstrap-test
+	bash scripts/run-tests.sh sanity
+
+units: bootstrap-test
+	bash scripts/run-tests.sh units
+
+integration: bootstrap-test
+	bash scripts/run-tests.sh integration
+
+teardown: bootstrap
+	ansible-playbook playbooks/teardown.yml
+
+build: bootstrap
+	ansible-galaxy collection build --force
+
+clean:
+	rm -rf .cache tests/output llmops-eas_stack-*.tar.gz
