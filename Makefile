@@ -6,7 +6,7 @@ VENV ?= $(CURDIR)/.venv
 export PATH := $(VENV)/bin:$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 
-.PHONY: demo test bootstrap bootstrap-test lab-images lint sanity units integration teardown build clean
+.PHONY: demo test bootstrap bootstrap-test lab-images lint sanity units integration teardown benchmark build clean
 
 demo: bootstrap lab-images
 	ansible-playbook site.yml
@@ -37,6 +37,10 @@ integration: bootstrap-test
 
 teardown: bootstrap
 	ansible-playbook playbooks/teardown.yml
+
+# Figures of a lab deployment (times, overlap of gateway and EAS start-up, billed node time); no thresholds.
+benchmark: bootstrap lab-images
+	python scripts/benchmark.py
 
 build: bootstrap
 	ansible-galaxy collection build --force
