@@ -1,0 +1,231 @@
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Units for the eas_service module: the whole module runs, the SDK client is a fake."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from ansible.module_utils.testing import patch_module_args
+
+from ansible_collections.llmops.eas_stack.plugins.module_utils import eas, eas_waiter
+from ansible_collections.llmops.eas_stack.plugins.modules import eas_service
+from ansible_collections.llmops.eas_stack.tests.unit.plugins.module_utils.eas_fakes import FakeSDK, client_error
+
+NOT_FOUND = client_error(404, 'InvalidService.NotFound', 'service not found')
+
+CONFIG = {
+    'metadata': {'instance': 1, 'resource': 'eas-r-1', 'cpu': 7, 'memory': 28000, 'gpu': 1},
+    'containers': [{'image': 'vllm:1', 'port': 8000, 'script': 'vllm serve /model_dir'}],
+}
+
+
+def server_config(**meta):
+    config = json.loads(json.dumps(CONFIG))
+    config['metadata'].update(name='svc', rolling_strategy={'max_unavailable': 1}, server_default=True)
+    config['metadata'].update(meta)
+    return config
+
+
+def svc(status='Running', config=None, running=1, total=1):
+    return {'ServiceName': 'svc', 'ServiceId': 'eas-m-1', 'Status': status, 'RunningInstance': running, 'TotalInstance': total,
+            'AccessToken': 'tok-secret', 'InternetEndpoint': 'http://1.cn-hangzhou.pai-eas.aliyuncs.com/api/predict/svc',
+            'IntranetEndpoint': 'http://1.vpc.cn-hangzhou.pai-eas.aliyuncs.com/api/predict/svc',
+            'ServiceConfig': json.dumps(config or server_config()), 'Resource': 'eas-r-1'}
+
+
+class FakeTime:
+    def __init__(self):
+        self.now = 0.0
+
+    def monotonic(self):
+        return self.now
+
+    def sleep(self, seconds):
+        self.now += seconds
+
+
+@pytest.fixture
+def probes(monkeypatch):
+    calls = []
+
+    def opener(url, **kwargs):
+        calls.append((url, kwargs))
+        return type('R', (), {'getcode': lambda self: 200})()
+
+    monkeypatch.setattr(eas_waiter, 'open_url', opener)
+    monkeypatch.setattr(eas_waiter, 'time', FakeTime())
+    return calls
+
+
+def run(capsys, sdk, check_mode=False, diff=True, **args):
+    args = dict(dict(name='svc', region='cn-hangzhou', access_key_id='ak', access_key_secret='sk',
+                     _ansible_check_mode=check_mode, _ansible_diff=diff), **args)
+    with patch_module_args(args):
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(eas, '_SDKClient', lambda config: sdk)
+            with pytest.raises(SystemExit):
+                eas_service.main()
+    return json.loads(capsys.readouterr().out)
+
+
+def test_create_waits_for_running_and_probes_the_endpoint(capsys, probes):
+    sdk = FakeSDK({'describe_service': [NOT_FOUND, svc('Creating', running=0), svc('Running')],
+                   'create_service': [{'ServiceName': 'svc', 'Status': 'Creating'}]})
+    result = run(capsys, sdk, state='running', config=CONFIG)
+    assert result['changed'] is True and result['actions'] == ['CreateService']
+    body = json.loads(sdk.calls[1][1][0].body)
+    assert body['metadata']['name'] == 'svc'
+    assert body['metadata']['rolling_strategy'] == {'max_unavailable': 1}  # single-instance rolling-update fix
+    assert result['service']['status'] == 'Running'
+    assert result['service']['access_token'] == 'tok-secret'
+    assert result['service']['internet_endpoint'].endswith('/api/predict/svc')
+    assert probes[0][0].endswith('/api/predict/svc/v1/models') and probes[0][1]['headers'] == {'Authorization': 'tok-secret'}
+
+
+def test_rerun_is_idempotent_when_desired_is_a_subset(capsys, probes):
+    sdk = FakeSDK({'describe_service': [svc('Running')]})
+    result = run(capsys, sdk, state='running', config=CONFIG)
+    assert result['changed'] is False and result['actions'] == []
+    assert sdk.mutating_calls() == []
+    assert len(probes) == 1
+
+
+def test_check_mode_sends_no_mutating_request_and_shows_a_diff(capsys, probes):
+    sdk = FakeSDK({'describe_service': [svc('Running', server_config(cpu=6))]})
+    result = run(capsys, sdk, check_mode=True, state='running', config=CONFIG)
+    assert result['changed'] is True and result['actions'] == ['UpdateService']
+    assert sdk.names() == ['describe_service'] and probes == []
+    assert result['diff']['before']['config']['metadata']['cpu'] == 6
+    assert result['diff']['after']['config']['metadata']['cpu'] == 7
+    assert 'tok-secret' not in json.dumps(result['diff'])
+
+
+def test_check_mode_create_and_delete_send_nothing(capsys, probes):
+    sdk = FakeSDK({'describe_service': [NOT_FOUND]})
+    assert run(capsys, sdk, check_mode=True, state='running', config=CONFIG)['changed'] is True
+    sdk2 = FakeSDK({'describe_service': [svc()]})
+    assert run(capsys, sdk2, check_mode=True, state='absent')['changed'] is True
+    assert sdk.names() == ['describe_service'] and sdk2.names() == ['describe_service']
+
+
+def test_update_sends_only_the_difference(capsys, probes):
+    sdk = FakeSDK({'describe_service': [svc('Running', server_config(cpu=6)), svc('Updating'), svc('Running')],
+                   'update_service': [{}]})
+    result = run(capsys, sdk, config=CONFIG)
+    assert result['actions'] == ['UpdateService']
+    name, args = [c for c in sdk.calls if c[0] == 'update_service'][0]
+    assert json.loads(args[2].body) == {'metadata': {'cpu': 7}}
+    assert args[2].update_type is None  # merge (the server default)
+
+
+def test_replace_sends_the_whole_config(capsys, probes):
+    sdk = FakeSDK({'describe_service': [svc('Running', server_config(cpu=6)), svc('Running')], 'update_service': [{}]})
+    run(capsys, sdk, config=CONFIG, update_type='replace')
+    args = [c for c in sdk.calls if c[0] == 'update_service'][0][1]
+    sent = json.loads(args[2].body)
+    assert sent['metadata']['cpu'] == 7 and sent['containers'] == CONFIG['containers'] and args[2].update_type == 'replace'
+
+
+def test_instance_count_only_change_scales(capsys, probes):
+    sdk = FakeSDK({'describe_service': [svc('Running', server_config(instance=2, rolling_strategy={'max_surge': 1}), running=2, total=2),
+                                        svc('Running')],
+                   'scale_service': [{}]})
+    result = run(capsys, sdk, config=dict(CONFIG, metadata=dict(CONFIG['metadata'], instance=2, rolling_strategy={'max_surge': 1})))
+    assert result['changed'] is False  # already 2
+    sdk = FakeSDK({'describe_service': [svc('Running', server_config(rolling_strategy={'max_surge': 1})), svc('Running')],
+                   'scale_service': [{}]})
+    result = run(capsys, sdk, config=dict(CONFIG, metadata=dict(CONFIG['metadata'], instance=3, rolling_strategy={'max_surge': 1})))
+    assert result['actions'] == ['ScaleService']
+    assert [c for c in sdk.calls if c[0] == 'scale_service'][0][1][2].instance == 3
+
+
+def test_user_rolling_strategy_is_respected_and_fix_can_be_disabled():
+    class M:
+        params = dict(name='svc', auto_max_unavailable=True, config={'metadata': {'resource': 'eas-r-1', 'rolling_strategy': {'max_surge': 1}}})
+    assert eas_service.build_desired(M)['metadata']['rolling_strategy'] == {'max_surge': 1}
+    M.params = dict(M.params, auto_max_unavailable=False, config={'metadata': {'resource': 'eas-r-1'}})
+    assert 'rolling_strategy' not in eas_service.build_desired(M)['metadata']
+    M.params = dict(M.params, auto_max_unavailable=True, config={'cloud': {'computing': {'instance_type': 'x'}}})
+    assert 'metadata' not in eas_service.build_desired(M)  # public resource group: no fix
+
+
+@pytest.mark.parametrize('status, state, expected', [
+    ('Running', 'stopped', ['StopService']),
+    ('Stopped', 'stopped', []),
+    ('Stopped', 'running', ['StartService']),
+    ('Running', 'running', []),
+    ('Running', 'restarted', ['RestartService']),
+    ('Stopped', 'restarted', ['StartService']),
+    ('Stopped', 'present', []),
+])
+def test_state_transitions_without_redundant_calls(capsys, probes, status, state, expected):
+    final = 'Stopped' if state == 'stopped' or (state == 'present' and status == 'Stopped') else 'Running'
+    sdk = FakeSDK({'describe_service': [svc(status), svc(final)], 'stop_service': [{}], 'start_service': [{}],
+                   'restart_service': [{}]})
+    result = run(capsys, sdk, state=state)
+    assert result['actions'] == expected
+    assert result['changed'] is bool(expected)
+
+
+def test_absent(capsys, probes):
+    sdk = FakeSDK({'describe_service': [svc(), svc('Deleting'), NOT_FOUND], 'delete_service': [{}]})
+    result = run(capsys, sdk, state='absent')
+    assert result['actions'] == ['DeleteService'] and result['service'] == {}
+    sdk = FakeSDK({'describe_service': [NOT_FOUND]})
+    assert run(capsys, sdk, state='absent')['changed'] is False
+
+
+def test_failed_service_fails_fast_and_masks_the_token(capsys, probes):
+    failed = svc('Failed', running=0)
+    failed['Message'] = 'Instance svc-0 not healthy: Instance crashed, please inspect instance log.'
+    sdk = FakeSDK({'describe_service': [NOT_FOUND, failed], 'create_service': [{}],
+                   'describe_service_event': [{'Events': []}], 'describe_service_diagnosis': [{'DiagnosisList': []}],
+                   'describe_service_log': [{'Logs': ['torch.OutOfMemoryError: CUDA out of memory']}]})
+    result = run(capsys, sdk, state='running', config=CONFIG)
+    assert result['failed'] is True
+    assert 'Instance crashed' in result['msg'] and 'CUDA out of memory' in result['msg']
+    assert 'tok-secret' not in json.dumps(result)
+
+
+def test_api_error_is_reported_with_code_and_request_id(capsys, probes):
+    sdk = FakeSDK({'describe_service': [client_error(403, 'Forbidden.PrivilegeCheckFailed', 'not yours', 'RID-9')]})
+    result = run(capsys, sdk, state='running', config=CONFIG)
+    assert result['failed'] is True
+    assert 'Forbidden.PrivilegeCheckFailed' in result['msg'] and 'RID-9' in result['msg'] and 'not yours' in result['msg']
+
+
+def test_bad_input_fails_before_any_request(capsys, probes):
+    sdk = FakeSDK({})
+    result = run(capsys, sdk, config={'metadata': {'name': 'other'}})
+    assert result['failed'] is True and 'metadata.name' in result['msg'] and sdk.calls == []
+
+
+def test_stopping_a_missing_service_is_a_clear_error(capsys, probes):
+    sdk = FakeSDK({'describe_service': [NOT_FOUND]})
+    result = run(capsys, sdk, state='stopped')
+    assert result['failed'] is True and 'does not exist' in result['msg'] and sdk.mutating_calls() == []
+
+
+def test_no_probe_when_disabled(capsys, probes):
+    sdk = FakeSDK({'describe_service': [svc('Running')]})
+    run(capsys, sdk, state='running', config=CONFIG, probe_endpoint=False)
+    assert probes == []
+
+
+def test_updating_a_failed_service_does_not_fail_on_the_stale_status(capsys, probes):
+    sdk = FakeSDK({'describe_service': [svc('Failed', server_config(cpu=8), running=0), svc('Failed', running=0),
+                                        svc('Updating', running=0), svc('Running')],
+                   'update_service': [{}]})
+    result = run(capsys, sdk, state='running', config=CONFIG)
+    assert result.get('failed') is not True, result.get('msg')
+    assert result['actions'] == ['UpdateService'] and result['service']['status'] == 'Running'
+
+
+def test_no_wait_create_returns_endpoint_and_token_even_if_briefly_invisible(capsys, probes):
+    sdk = FakeSDK({'describe_service': [NOT_FOUND, NOT_FOUND, svc('Creating', running=0)], 'create_service': [{}]})
+    result = run(capsys, sdk, state='running', config=CONFIG, wait=False)
+    assert result['actions'] == ['CreateService'] and probes == []
+    assert result['service']['status'] == 'Creating' and result['service']['access_token'] == 'tok-secret'
+    assert result['service']['internet_endpoint'].endswith('/api/predict/svc')
