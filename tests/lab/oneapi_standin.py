@@ -1,7 +1,7 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Lab stand-in for the one-api v0.6.6 server (songquanpeng/one-api, tag v0.6.6).
 
-Written from /work/shared/reference/oneapi-api.md and the v0.6.6 sources it cites. It answers the
+Written from the documented behaviour of one-api v0.6.6 (docs/lab-oneapi-standin.md). It answers the
 management API (/api/*) and the OpenAI-compatible relay (/v1/*) the way upstream v0.6.6 does,
 including the quirks automation has to survive (HTTP 200 with success:false, channel create without
 id, write-only channel keys, partial channel updates, full-overwrite token updates, rotating access
