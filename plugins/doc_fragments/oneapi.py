@@ -51,6 +51,9 @@ notes:
   - Written against one-api v0.6.6 (C(justsong/one-api:v0.6.6)). Every management answer is checked for
     C(success=true), because one-api answers most failures with HTTP 200.
   - On HTTP 429 the module fails at once with how long to wait; it never retries a login.
+  - Requests go straight to O(url); proxy settings from the environment are not used (one-api is normally
+    reached on the loopback address of the host it runs on).
+  - Redirects are not followed; one-api's collection routes are called with their trailing slash.
 """
 
     ACTIONGROUP = r"""

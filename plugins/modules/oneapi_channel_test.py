@@ -1,0 +1,143 @@
+# -*- coding: utf-8 -*-
+# Copyright: llmops.eas_stack contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: oneapi_channel_test
+short_description: Run one-api's own test of a channel (a real chat through it to the upstream)
+version_added: 1.0.0
+description:
+  - Calls C(GET /api/channel/test/:id) for the channel with this exact name. In v0.6.6 one-api sends
+    C(hi) with C(max_tokens=2) to the channel's first model (after mapping) and reports success and latency.
+  - Retries with a fixed delay while the test fails (an upstream such as a PAI-EAS service may still be starting),
+    logging in only once.
+  - Fails when the last attempt fails.
+author:
+  - llmops.eas_stack contributors (!UNKNOWN)
+extends_documentation_fragment:
+  - llmops.eas_stack.oneapi
+  - llmops.eas_stack.oneapi.ACTIONGROUP
+  - llmops.eas_stack.attributes
+attributes:
+  check_mode:
+    support: full
+    details:
+      - The test changes nothing in one-api but the channel's test time and response time, so it also runs
+        in check mode. A channel that does not exist yet is skipped in check mode.
+  diff_mode:
+    support: none
+options:
+  name:
+    description:
+      - The channel name.
+    type: str
+    required: true
+  retries:
+    description:
+      - How many more times to test after a failed test.
+    type: int
+    default: 0
+  delay:
+    description:
+      - Seconds between attempts.
+    type: int
+    default: 10
+"""
+
+EXAMPLES = r"""
+- name: Prove that one-api reaches the model
+  llmops.eas_stack.oneapi_channel_test:
+    url: http://127.0.0.1:5001
+    password: "{{ oneapi_root_password }}"
+    name: eas-deepseek
+    retries: 30
+    delay: 10
+"""
+
+RETURN = r"""
+test:
+  description: The answer of the last attempt, and the number of attempts.
+  returned: when the channel exists
+  type: dict
+  contains:
+    success:
+      description: Whether the upstream answered.
+      type: bool
+      returned: always
+      sample: true
+    message:
+      description: The error message of a failed test (empty on success in v0.6.6).
+      type: str
+      returned: always
+      sample: ""
+    time:
+      description: Seconds the upstream took.
+      type: float
+      returned: always
+      sample: 0.42
+    attempts:
+      description: The number of tests run.
+      type: int
+      returned: always
+      sample: 1
+channel_id:
+  description: The id of the tested channel.
+  returned: when the channel exists
+  type: int
+  sample: 1
+"""
+
+import time
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.llmops.eas_stack.plugins.module_utils.oneapi import (
+    OneApiClient, OneApiError, oneapi_argument_spec)
+
+
+def run_tests(client, channel_id, retries, delay, sleep=time.sleep):
+    """Test until success or ``retries`` extra attempts are used; return the last answer with ``attempts``."""
+    attempts = 0
+    while True:
+        attempts += 1
+        answer = client.test_channel(channel_id)
+        if answer.get("success") is True or attempts > retries:
+            return dict(success=answer.get("success") is True, message=answer.get("message") or "",
+                        time=answer.get("time"), attempts=attempts)
+        sleep(delay)
+
+
+def run(module, client):
+    p = module.params
+    channel = client.find_by_name("channel", p["name"])
+    if channel is None:
+        if module.check_mode:
+            module.exit_json(changed=False, skipped=True,
+                             msg="channel %r does not exist yet (check mode): not tested" % p["name"])
+        module.fail_json(msg="channel %r does not exist" % p["name"])
+    test = run_tests(client, channel["id"], max(0, p["retries"]), max(0, p["delay"]))
+    result = dict(changed=False, test=test, channel_id=channel["id"])
+    if not test["success"]:
+        module.fail_json(msg="one-api's test of channel %r failed after %d attempt(s): %s"
+                             % (p["name"], test["attempts"], test["message"] or "no message"), **result)
+    return result
+
+
+def main():
+    argument_spec = oneapi_argument_spec()
+    argument_spec.update(
+        name=dict(type="str", required=True),
+        retries=dict(type="int", default=0),
+        delay=dict(type="int", default=10),
+    )
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    try:
+        result = run(module, OneApiClient.from_module(module))
+    except OneApiError as exc:
+        module.fail_json(msg=str(exc))
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

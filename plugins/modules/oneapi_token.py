@@ -1,0 +1,289 @@
+# -*- coding: utf-8 -*-
+# Copyright: llmops.eas_stack contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: oneapi_token
+short_description: Manage a one-api API token (an C(sk-) relay key)
+version_added: 1.0.0
+description:
+  - Creates, updates or deletes a relay token of the logged-in one-api user (v0.6.6), looked up by exact name,
+    and returns its C(sk-) key.
+  - one-api overwrites every field of a token on update, so the module always sends the complete token,
+    merged from the current one and the options given.
+author:
+  - llmops.eas_stack contributors (!UNKNOWN)
+extends_documentation_fragment:
+  - llmops.eas_stack.oneapi
+  - llmops.eas_stack.oneapi.ACTIONGROUP
+  - llmops.eas_stack.attributes
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+    details:
+      - The key is never part of the diff.
+options:
+  name:
+    description:
+      - The token name, at most 30 bytes. one-api does not keep names unique; the module fails, naming the ids,
+        when the user has more than one token with this exact name.
+    type: str
+    required: true
+  state:
+    description:
+      - V(present) creates or updates the token, V(absent) deletes it.
+    type: str
+    choices: [present, absent]
+    default: present
+  unlimited_quota:
+    description:
+      - Whether the token has no quota limit.
+      - When the token is created and this is not set, V(true) unless O(remain_quota) is set.
+    type: bool
+  remain_quota:
+    description:
+      - The remaining quota of a limited token (one-api quota units; 500000 is USD 1 by default).
+      - A limited token with V(0) fails on its first use, so the module refuses that.
+    type: int
+  expired_time:
+    description:
+      - Expiry as Unix seconds; V(-1) means never. When the token is created and this is not set, V(-1).
+    type: int
+  models:
+    description:
+      - Allow-list of model names for this token. V([]) allows every model.
+    type: list
+    elements: str
+  subnet:
+    description:
+      - Allow-list of client networks (CIDR) for this token. V([]) allows any address.
+    type: list
+    elements: str
+notes:
+  - The returned RV(token.key) is the secret relay key. Set C(no_log=true) on the task that registers the
+    result (the module cannot mask it without also hiding it from the registered variable).
+seealso:
+  - module: llmops.eas_stack.oneapi_channel
+"""
+
+EXAMPLES = r"""
+- name: An unlimited, never-expiring token for chatgpt-web
+  llmops.eas_stack.oneapi_token:
+    url: http://127.0.0.1:5001
+    password: "{{ oneapi_root_password }}"
+    name: chatgpt-web
+  register: token
+  no_log: true
+
+- name: Keep its key as a fact
+  ansible.builtin.set_fact:
+    oneapi_token_key: "{{ token.token.key }}"
+  no_log: true
+
+- name: A limited token that expires, only for one model
+  llmops.eas_stack.oneapi_token:
+    url: http://127.0.0.1:5001
+    password: "{{ oneapi_root_password }}"
+    name: trial
+    unlimited_quota: false
+    remain_quota: 500000
+    expired_time: 1893456000
+    models: [gpt-4-32k]
+  no_log: true
+"""
+
+RETURN = r"""
+token:
+  description:
+    - "The token. C(key) carries the C(sk-) prefix and is ready for an C(Authorization: Bearer) header."
+    - Empty when absent. In check mode, for a token still to be created, the fields that would be sent
+      (no C(id), no C(key)).
+  returned: always
+  type: dict
+  contains:
+    id:
+      description: The token id.
+      type: int
+      returned: when the token exists
+      sample: 3
+    name:
+      description: The token name.
+      type: str
+      returned: success
+      sample: chatgpt-web
+    key:
+      description: The relay key, C(sk-) followed by 48 characters. A secret.
+      type: str
+      returned: when the token exists
+      sample: sk-...
+  sample:
+    id: 3
+    name: chatgpt-web
+    key: sk-...
+    status: 1
+    expired_time: -1
+    remain_quota: 0
+    unlimited_quota: true
+    models: ""
+    subnet: ""
+"""
+
+import copy
+import time
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.llmops.eas_stack.plugins.module_utils.oneapi import (
+    OneApiClient, OneApiError, join_list, oneapi_argument_spec, split_list)
+
+MANAGED = ("expired_time", "remain_quota", "unlimited_quota", "models", "subnet")
+
+
+def current_view(token):
+    return dict(
+        expired_time=token.get("expired_time"),
+        remain_quota=token.get("remain_quota"),
+        unlimited_quota=bool(token.get("unlimited_quota")),
+        models=split_list(token.get("models")),
+        subnet=split_list(token.get("subnet")),
+    )
+
+
+def desired_view(params):
+    want = dict((field, params.get(field)) for field in MANAGED)
+    for field in ("models", "subnet"):
+        if want[field] is not None:
+            want[field] = split_list(want[field])
+    return want
+
+
+def create_view(want):
+    """Defaults for a new token: never expires, unlimited unless a quota is given."""
+    out = dict(want)
+    if out["expired_time"] is None:
+        out["expired_time"] = -1
+    if out["unlimited_quota"] is None:
+        out["unlimited_quota"] = want["remain_quota"] is None
+    if out["remain_quota"] is None:
+        out["remain_quota"] = 0
+    for field in ("models", "subnet"):
+        if out[field] is None:
+            out[field] = []
+    return out
+
+
+def merged_view(want, have):
+    out = dict(have)
+    out.update(dict((k, v) for k, v in want.items() if v is not None))
+    return out
+
+
+def full_body(token_id, name, status, view):
+    """The complete PUT/POST body: one-api writes every one of these fields, zero values included."""
+    body = dict(name=name, expired_time=view["expired_time"], remain_quota=view["remain_quota"],
+                unlimited_quota=view["unlimited_quota"], models=join_list(view["models"]), subnet=join_list(view["subnet"]))
+    if token_id is not None:
+        body["id"] = token_id
+        body["status"] = status
+    return body
+
+
+def public(token):
+    """The token for the result: key with the sk- prefix."""
+    if not isinstance(token, dict):
+        return {}
+    out = copy.deepcopy(token)
+    if out.get("key"):
+        out["key"] = out["key"] if out["key"].startswith("sk-") else "sk-" + out["key"]
+    return out
+
+
+def validate(module, view):
+    if len(module.params["name"].encode("utf-8")) > 30:
+        module.fail_json(msg="name must be at most 30 bytes (one-api refuses longer token names)")
+    if not view["unlimited_quota"] and not view["remain_quota"]:
+        module.fail_json(msg="a limited token (unlimited_quota=false) with remain_quota 0 fails on its first use: "
+                             "set remain_quota or unlimited_quota=true")
+    expiry = view["expired_time"]
+    if expiry is not None and expiry != -1 and expiry <= int(time.time()):
+        module.fail_json(msg="expired_time %d is not in the future; use -1 for a token that never expires" % expiry)
+
+
+def run(module, client):
+    p = module.params
+    want = desired_view(p)
+    result = dict(changed=False, token={})
+    current = client.find_by_name("token", p["name"])
+
+    if p["state"] == "absent":
+        if current:
+            result["changed"] = True
+            result["diff"] = dict(before=dict(name=p["name"], **current_view(current)), after={})
+            if not module.check_mode:
+                client.delete_token(current["id"])
+        return result
+
+    if current is None:
+        view = create_view(want)
+        validate(module, view)
+        body = full_body(None, p["name"], None, view)
+        result["changed"] = True
+        result["diff"] = dict(before={}, after=dict(name=p["name"], **view))
+        if module.check_mode:
+            result["token"] = body
+            return result
+        created = client.create_token(body)
+        if not isinstance(created, dict) or not created.get("key"):
+            created = client.find_by_name("token", p["name"])
+            if created is None:
+                raise OneApiError("one-api reported the token %r as created, but a search by name does not find it" % p["name"])
+        result["token"] = public(created)
+        return result
+
+    have = current_view(current)
+    view = merged_view(want, have)
+    if view == have:
+        result["token"] = public(current)
+        return result
+    validate(module, view)
+    body = full_body(current["id"], p["name"], current.get("status", 1), view)
+    result["changed"] = True
+    result["diff"] = dict(before=dict(name=p["name"], **have), after=dict(name=p["name"], **view))
+    if module.check_mode:
+        merged = dict(current)
+        merged.update(body)
+        result["token"] = public(merged)
+        return result
+    updated = client.update_token(body)
+    if not isinstance(updated, dict) or not updated.get("key"):
+        updated = dict(current, **body)
+    result["token"] = public(updated)
+    return result
+
+
+def main():
+    argument_spec = oneapi_argument_spec()
+    argument_spec.update(
+        name=dict(type="str", required=True),
+        state=dict(type="str", choices=["present", "absent"], default="present"),
+        unlimited_quota=dict(type="bool"),
+        remain_quota=dict(type="int"),
+        expired_time=dict(type="int"),
+        models=dict(type="list", elements="str"),
+        subnet=dict(type="list", elements="str"),
+    )
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    try:
+        result = run(module, OneApiClient.from_module(module))
+    except OneApiError as exc:
+        module.fail_json(msg=str(exc))
+    if not module._diff:
+        result.pop("diff", None)
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
