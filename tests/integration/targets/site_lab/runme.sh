@@ -72,15 +72,31 @@ if docker ps -a --format '{{.Names}}' | grep -E '^it-site-(one-api|chatgpt-web)'
   exit 1
 fi
 
-# 2. converge from nothing; site.yml ends with the smoke test
+# 2. bad input for a gateway role fails before anything is created or billed
+if ansible-playbook -i "$coll/inventories/lab" -e "@$vars" -e chatgpt_web_auth_secret_key=short \
+  "$coll/playbooks/site.yml" >"$work/bad-input.log" 2>&1; then
+  echo "FAIL: a 5-character chatgpt_web_auth_secret_key was accepted" >&2
+  exit 1
+fi
+grep -q 'chatgpt_web_auth_secret_key' "$work/bad-input.log"
+emulator /_lab/requests >"$work/requests.json"
+python3 - "$work/requests.json" <<'PY'
+import json, sys
+reqs = json.load(open(sys.argv[1]))["requests"]
+writes = [r for r in reqs if r.get("method") in ("POST", "PUT", "DELETE", "PATCH") and not r.get("path", "").startswith("/_lab")]
+assert not writes, "bad input still created something: %s" % writes
+print("bad input refused before any EAS write")
+PY
+
+# 3. converge from nothing; site.yml ends with the smoke test
 play converge "$coll/playbooks/site.yml"
 grep -q 'Chat through the whole stack' "$work/converge.log"
 
-# 3. a second run changes nothing
+# 4. a second run changes nothing
 play rerun "$coll/playbooks/site.yml"
 assert_no_changes rerun
 
-# 4. teardown: nothing billed, no container left; again: nothing changes
+# 5. teardown: nothing billed, no container left; again: nothing changes
 play teardown "$coll/playbooks/teardown.yml" -e purge=true
 if docker ps -a --format '{{.Names}}' | grep -E '^it-site-'; then
   echo "FAIL: containers left after teardown" >&2
