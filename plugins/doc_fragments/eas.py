@@ -53,3 +53,16 @@ requirements:
   - alibabacloud-tea-openapi >= 0.4.5
   - alibabacloud-credentials (only when credentials come from the default chain)
 """
+
+    # Options of the modules that return service endpoints (eas_service, eas_service_info).
+    SERVICE_ENDPOINTS = r"""
+options:
+  https_endpoints:
+    description:
+      - PAI-EAS returns the service endpoints with V(http://), but its gateway serves them over HTTPS too.
+      - When V(true), the returned C(internet_endpoint) and C(intranet_endpoint) use V(https://), and so does the
+        endpoint probe, so that the service token is never sent in clear.
+      - Set V(false) only for a plain-HTTP endpoint such as the lab emulator.
+    type: bool
+    default: true
+"""

@@ -19,6 +19,7 @@ The waiters live in ``eas_waiter.py``.
 
 from __future__ import annotations
 
+import copy
 import json
 import random
 import re
@@ -544,7 +545,32 @@ def _is_number(value):
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
+_NUMERIC_STRING_RE = re.compile(r'^\s*[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?\s*$')
+_BOOL_STRINGS = {'true': True, 'false': False}
+
+
+def normalize_scalar(value):
+    """A scalar as the API means it: numeric strings become numbers, ``"true"``/``"false"`` become booleans.
+
+    Some servers echo ``ServiceConfig`` numbers and booleans as strings (``"1"``, ``"true"``); the user may write
+    either form too. Other values are returned unchanged.
+    """
+    if isinstance(value, str):
+        lowered = value.strip().lower()
+        if lowered in _BOOL_STRINGS:
+            return _BOOL_STRINGS[lowered]
+        if _NUMERIC_STRING_RE.match(value):
+            return float(value)
+    return value
+
+
 def values_equal(desired, current):
+    """Scalar equality after ``normalize_scalar``: ``1 == 1.0 == "1"``, ``True == "true"``, but ``True != 1``."""
+    if isinstance(desired, str) and isinstance(current, str):
+        return desired == current
+    desired, current = normalize_scalar(desired), normalize_scalar(current)
+    if isinstance(desired, bool) or isinstance(current, bool):
+        return isinstance(desired, bool) and isinstance(current, bool) and desired == current
     if _is_number(desired) and _is_number(current):
         return float(desired) == float(current)
     return desired == current
@@ -553,8 +579,8 @@ def values_equal(desired, current):
 def is_subset(desired, current):
     """True when every key of ``desired`` is in ``current`` with an equal value (recursively).
 
-    Dicts: subset by key. Lists: same length and element-wise subset (order matters). Scalars: equal
-    (``1 == 1.0``, but ``"1" != 1`` and ``True != 1``).
+    Dicts: subset by key. Lists: same length and element-wise subset (order matters). Scalars: ``values_equal``
+    (``1 == 1.0 == "1"``, ``true == "true"``, but ``True != 1`` and ``"1" != "1.0"`` between two strings).
     """
     if isinstance(desired, dict):
         if not isinstance(current, dict):
@@ -564,8 +590,8 @@ def is_subset(desired, current):
         if not isinstance(current, list) or len(desired) != len(current):
             return False
         return all(is_subset(d, c) for d, c in zip(desired, current))
-    if isinstance(desired, bool) or isinstance(current, bool):
-        return isinstance(desired, bool) and isinstance(current, bool) and desired == current
+    if isinstance(current, (dict, list)):
+        return False
     return values_equal(desired, current)
 
 
@@ -614,6 +640,10 @@ def deep_merge(base, override):
 # ---------------------------------------------------------------------------------------------------------------------
 
 SECRET_CONFIG_KEYS = ('dockerAuth',)
+# ``containers[].env`` entries whose name matches this are treated as secrets (masked in results, diff, invocation).
+SECRET_ENV_NAME_RE = re.compile(r'(?i)(pass|secret|token|key|auth|credential)')
+MASK = '********'
+MIN_SECRET_LEN = 4
 
 
 def parse_service_config(service):
@@ -629,13 +659,80 @@ def parse_service_config(service):
     return parsed if isinstance(parsed, dict) else {}
 
 
+def _env_items(container):
+    """``(name, value, setter)`` for each env variable of a container (``env`` as a list of name/value or a dict)."""
+    env = container.get('env') if isinstance(container, dict) else None
+    if isinstance(env, list):
+        for item in env:
+            if isinstance(item, dict) and 'value' in item:
+                yield str(item.get('name') or ''), item['value'], (lambda v, item=item: item.__setitem__('value', v))
+    elif isinstance(env, dict):
+        for name, value in env.items():
+            yield str(name), value, (lambda v, env=env, name=name: env.__setitem__(name, v))
+
+
+def _containers(config):
+    containers = config.get('containers') if isinstance(config, dict) else None
+    return [c for c in containers if isinstance(c, dict)] if isinstance(containers, list) else []
+
+
+def config_secret_values(config):
+    """The secret strings of a service config: every ``dockerAuth`` value and the values of secret-looking env names.
+
+    The module adds them to ``no_log_values`` so that Ansible masks them in the invocation, the result and the diff.
+    Values shorter than ``MIN_SECRET_LEN`` are left out: Ansible masks every occurrence of a no_log value inside any
+    string of the output, so a flag like ``AUTH_ENABLED=1`` would otherwise garble every "1".
+    """
+    found = set()
+
+    def collect(value):
+        if isinstance(value, dict):
+            for item in value.values():
+                collect(item)
+        elif isinstance(value, list):
+            for item in value:
+                collect(item)
+        elif value is not None and not isinstance(value, bool) and len(str(value).strip()) >= MIN_SECRET_LEN:
+            found.add(str(value))
+
+    if not isinstance(config, dict):
+        return found
+    for key in SECRET_CONFIG_KEYS:
+        if key in config:
+            collect(config[key])
+    for container in _containers(config):
+        for name, value, _setter in _env_items(container):
+            if SECRET_ENV_NAME_RE.search(name):
+                collect(value)
+    return found
+
+
 def scrub(config):
+    """A copy of a service config for output: ``dockerAuth`` and secret-looking env values masked."""
     if not isinstance(config, dict):
         return config
-    return dict((k, '********' if k in SECRET_CONFIG_KEYS else v) for k, v in config.items())
+    out = dict((k, MASK if k in SECRET_CONFIG_KEYS else v) for k, v in config.items())
+    if _containers(config):
+        out['containers'] = copy.deepcopy(config['containers'])
+        for container in _containers(out):
+            for name, _value, setter in list(_env_items(container)):
+                if SECRET_ENV_NAME_RE.search(name):
+                    setter(MASK)
+    return out
 
 
-def service_result(service):
+def endpoint_url(url, https=True):
+    """The service endpoint with ``https://`` instead of ``http://`` when ``https`` is true.
+
+    DescribeService returns ``http://`` endpoints, but the EAS gateway serves the same path over HTTPS
+    (reference eas-api.md section 7.3); the token must not cross the internet in clear.
+    """
+    if https and isinstance(url, str) and url[:7].lower() == 'http://':
+        return 'https://' + url[7:]
+    return url
+
+
+def service_result(service, https_endpoints=True):
     if not service:
         return {}
     return dict(
@@ -644,8 +741,8 @@ def service_result(service):
         status=service.get('Status'),
         reason=service.get('Reason'),
         message=service.get('Message'),
-        internet_endpoint=service.get('InternetEndpoint'),
-        intranet_endpoint=service.get('IntranetEndpoint'),
+        internet_endpoint=endpoint_url(service.get('InternetEndpoint'), https_endpoints),
+        intranet_endpoint=endpoint_url(service.get('IntranetEndpoint'), https_endpoints),
         access_token=service.get('AccessToken'),
         config=scrub(parse_service_config(service)),
         resource=service.get('Resource'),
@@ -654,6 +751,11 @@ def service_result(service):
         current_version=service.get('CurrentVersion'),
         latest_version=service.get('LatestVersion'),
     )
+
+
+def service_endpoints_argument_spec():
+    """Options of the modules that return service endpoints (documented in ``llmops.eas_stack.eas.service_endpoints``)."""
+    return dict(https_endpoints=dict(type='bool', default=True))
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -703,3 +805,27 @@ class AnsibleEASModule:
         if isinstance(exc, EASError):
             extra.setdefault('error', dict(code=exc.code, status=exc.status, request_id=exc.request_id, action=exc.action))
         self._module.fail_json(msg=text, **extra)
+
+
+class EASRunner:
+    """The shared part of the EAS modules' runners: the action log, check-mode-aware calls and the exit with diff."""
+
+    def __init__(self, module):
+        self.module = module
+        self.params = module.params
+        self.client = module.client()
+        self.actions = []
+
+    def do(self, action, func, *args, **kwargs):
+        """Record ``action``; call ``func`` unless in check mode (then return None)."""
+        self.actions.append(action)
+        if self.module.check_mode:
+            return None
+        return func(*args, **kwargs)
+
+    def exit(self, before, after, **result):
+        """``exit_json`` with ``changed`` (any action), ``actions`` and, in diff mode, ``diff``."""
+        result = dict(changed=bool(self.actions), actions=self.actions, **result)
+        if self.module._diff:
+            result['diff'] = dict(before=before, after=after)
+        self.module.exit_json(**result)

@@ -50,7 +50,11 @@ class Poller:
         self.delay = delay
         self.factor = factor
         self.max_delay = max_delay
-        self.deadline = self._clock() + self.timeout
+        self.started = self._clock()
+        self.deadline = self.started + self.timeout
+
+    def elapsed(self):
+        return self._clock() - self.started
 
     def remaining(self):
         return max(0.0, self.deadline - self._clock())
@@ -138,7 +142,39 @@ def service_is_running(service):
     return int(running) >= int(total)
 
 
-def wait_for_service(client, name, target, timeout, sleep=None, clock=None, invisible_polls=3, stale_failed_polls=0):
+def _version(service, key):
+    try:
+        return int((service or {}).get(key))
+    except (TypeError, ValueError):
+        return None
+
+
+def service_version(service):
+    """``LatestVersion`` of a Service dict (the version an update creates), or None when the server does not say."""
+    return _version(service, 'LatestVersion')
+
+
+# Version-aware waiting (why Running alone is not enough right after acting):
+# UpdateService, RestartService and StartService are asynchronous. For a moment after the call, DescribeService may
+# still show the OLD state, Running with RunningInstance == TotalInstance, so a plain "Running?" check returns before
+# anything happened.
+# * After an update, the server records a new config version (LatestVersion grows) and rolls it out; CurrentVersion
+#   reaches LatestVersion when the rollout is complete (the emulator and the reference, section 11, behave so). The
+#   caller passes ``min_version`` = LatestVersion before the call + 1; Running counts only once
+#   LatestVersion >= min_version and CurrentVersion == LatestVersion. If LatestVersion never grows (a server that did
+#   not make a new version for this change, or that reports no versions), the plain Running check applies again after
+#   ``version_grace`` seconds, so the wait cannot hang on a version that will never come.
+# * A restart makes no new version. The caller passes ``require_change=True``: Running counts only after at least
+#   one poll showed the service not (fully) running (another status, or fewer running than total instances), or
+#   once ``change_grace`` seconds have passed since the call (a restart that finished between two polls).
+# * A StartService needs neither: the service was Stopped (a Stopping one is waited for first), and Stopped never counts
+#   as Running. After an update of a stopped service plus a start, ``min_version`` still applies.
+VERSION_GRACE = 60
+CHANGE_GRACE = 30
+
+
+def wait_for_service(client, name, target, timeout, sleep=None, clock=None, invisible_polls=3, stale_failed_polls=0,
+                     min_version=None, version_grace=VERSION_GRACE, require_change=False, change_grace=CHANGE_GRACE):
     """Wait until the service reaches ``target`` and return the last Service dict (None for ``absent``).
 
     ``target``: ``Running`` (Status Running and all instances running), ``Stopped``, ``absent`` (404) or
@@ -146,9 +182,24 @@ def wait_for_service(client, name, target, timeout, sleep=None, clock=None, invi
     waiting for ``absent``). Right after a create the service may briefly be invisible: up to ``invisible_polls``
     404s are tolerated. ``stale_failed_polls``: right after acting on a service that was Failed, its first polls
     may still show the old failure; that many polls do not fail fast.
+    ``min_version`` (after an update) and ``require_change`` (after a restart): see the comment above; they only
+    affect when Running counts as reached.
     """
     poller = Poller(timeout, sleep=sleep, clock=clock)
-    state = {'missing': 0, 'last': None, 'polls': 0}
+    state = {'missing': 0, 'last': None, 'polls': 0, 'changed': False}
+
+    def running_reached(service):
+        if not service_is_running(service):
+            return False
+        latest, current = service_version(service), _version(service, 'CurrentVersion')
+        if min_version is not None and latest is not None:
+            if latest < min_version and poller.elapsed() < version_grace:
+                return False  # the update is not even recorded yet
+            if latest >= min_version and current is not None and current < latest:
+                return False  # the new version is still rolling out
+        if require_change and not state['changed'] and poller.elapsed() < change_grace:
+            return False
+        return True
 
     def check():
         service = client.describe_service(name)
@@ -166,6 +217,8 @@ def wait_for_service(client, name, target, timeout, sleep=None, clock=None, invi
             if state['missing'] > invisible_polls:
                 raise EASWaitError('Service %s disappeared while waiting for it to be %s.' % (name, target))
             return False, None
+        if not service_is_running(service):
+            state['changed'] = True
         status = service.get('Status')
         if status in SERVICE_FAILED and state['polls'] <= stale_failed_polls:
             return False, service
@@ -174,9 +227,9 @@ def wait_for_service(client, name, target, timeout, sleep=None, clock=None, invi
                 client, name, service, 'Service %s is %s while waiting for %s: %s' % (name, status, target, service.get('Message'))),
                 last=service)
         if target == 'Running':
-            return service_is_running(service), service
+            return running_reached(service), service
         if target == 'settled':
-            return (status == 'Stopped' or service_is_running(service)), service
+            return (status == 'Stopped' or running_reached(service)), service
         return status == target, service
 
     try:
@@ -186,6 +239,9 @@ def wait_for_service(client, name, target, timeout, sleep=None, clock=None, invi
         status = service.get('Status') if service else 'absent'
         wanted = 'Running or Stopped' if target == 'settled' else target
         headline = 'Timed out after %ss waiting for service %s to be %s; it is still %s.' % (timeout, name, wanted, status)
+        if service and min_version is not None and status == 'Running':
+            headline += ' The update to version %s is not complete yet (current version %s, latest %s).' % (
+                min_version, service.get('CurrentVersion'), service.get('LatestVersion'))
         if status == 'Waiting':
             headline += (' A service that stays Waiting usually cannot be scheduled (cpu/memory/gpu above what one node of the'
                          ' resource group can allocate, see InstanceMaxAllocatable*) or never passes its health check'

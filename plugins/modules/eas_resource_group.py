@@ -172,7 +172,7 @@ actions:
   elements: str
 """
 
-from ansible_collections.llmops.eas_stack.plugins.module_utils.eas import AnsibleEASModule, EASError
+from ansible_collections.llmops.eas_stack.plugins.module_utils.eas import AnsibleEASModule, EASError, EASRunner
 from ansible_collections.llmops.eas_stack.plugins.module_utils.eas_waiter import (
     EASWaitError, active_instances, wait_for_instances_gone, wait_for_resource_gone, wait_for_resource_group,
     wait_for_service,
@@ -219,19 +219,7 @@ def pick_for_deletion(instances, count):
     return (not_ready + ready)[:count]
 
 
-class GroupRunner:
-    def __init__(self, module):
-        self.module = module
-        self.params = module.params
-        self.client = module.client()
-        self.actions = []
-
-    def do(self, action, func, *args, **kwargs):
-        self.actions.append(action)
-        if self.module.check_mode:
-            return None
-        return func(*args, **kwargs)
-
+class GroupRunner(EASRunner):
     def find(self):
         name = self.params['name']
         if self.params['resource_id']:
@@ -341,10 +329,7 @@ class GroupRunner:
         return self.finish(resource, instances, before, after)
 
     def finish(self, resource, instances, before, after):
-        result = dict(changed=bool(self.actions), actions=self.actions, resource_group=group_result(resource, instances))
-        if self.module._diff:
-            result['diff'] = dict(before=before, after=after)
-        self.module.exit_json(**result)
+        self.exit(before, after, resource_group=group_result(resource, instances))
 
 
 def main():

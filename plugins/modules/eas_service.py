@@ -41,6 +41,11 @@ options:
       - The service config, for example C(metadata) (C(instance), C(resource), C(cpu), C(memory), C(gpu)),
         C(containers), C(storage).
       - Required to create the service. C(metadata.name) defaults to O(name) and must equal it when set.
+      - Scalars are compared by meaning, so a server that echoes V(1) as V("1") or V(true) as V("true") does not
+        cause an update on every run.
+      - The values of C(dockerAuth) and of C(containers[].env) entries whose name contains C(pass), C(secret),
+        C(token), C(key), C(auth) or C(credential) (any case) are treated as secrets and masked in the output
+        (values shorter than 4 characters excepted).
     type: dict
   update_type:
     description:
@@ -79,7 +84,8 @@ options:
   probe_endpoint:
     description:
       - After C(Running), GET C(<endpoint>/v1/models) with the service token until it answers HTTP 200 (the EAS
-        gateway lags behind C(Running)). The internet endpoint is used, or the intranet one when there is none.
+        gateway lags behind C(Running)). The internet endpoint is used, or the intranet one when there is none,
+        over HTTPS unless O(https_endpoints=false).
       - Set V(false) when the controller cannot reach the endpoint (for example the lab's whole-stack mode,
         where the endpoint is reachable only from containers).
     type: bool
@@ -93,6 +99,7 @@ options:
     default: true
 extends_documentation_fragment:
   - llmops.eas_stack.eas
+  - llmops.eas_stack.eas.service_endpoints
   - llmops.eas_stack.attributes
   - llmops.eas_stack.attributes.ACTIONGROUP_EAS
 attributes:
@@ -103,7 +110,8 @@ attributes:
   diff_mode:
     support: full
     details:
-      - The diff shows the status and the compared part of the config before and after; never the token or C(dockerAuth).
+      - The diff shows the status and the compared part of the config before and after; never the token, C(dockerAuth)
+        or the values of secret-looking C(containers[].env) names.
 notes:
   - A service in a B(dedicated) resource group costs nothing by itself; the group's nodes are billed whether the
     service runs or not. Stopping the service does not stop billing; delete the group's nodes
@@ -184,9 +192,11 @@ service:
       description: Status message.
       type: str
     internet_endpoint:
-      description: Public endpoint; the OpenAI-compatible API base is this plus C(/v1).
+      description:
+        - Public endpoint; the OpenAI-compatible API base is this plus C(/v1).
+        - With V(https://) unless O(https_endpoints=false).
       type: str
-      sample: http://123.cn-hangzhou.pai-eas.aliyuncs.com/api/predict/ds_r1_qwen_1_5b
+      sample: https://123.cn-hangzhou.pai-eas.aliyuncs.com/api/predict/ds_r1_qwen_1_5b
     intranet_endpoint:
       description: VPC endpoint.
       type: str
@@ -225,10 +235,11 @@ import copy
 import time
 
 from ansible_collections.llmops.eas_stack.plugins.module_utils.eas import (
-    AnsibleEASModule, EASError, config_difference, deep_merge, parse_service_config, project, scrub, service_result,
+    AnsibleEASModule, EASError, EASRunner, config_difference, config_secret_values, deep_merge, endpoint_url,
+    parse_service_config, project, scrub, service_endpoints_argument_spec, service_result,
 )
 from ansible_collections.llmops.eas_stack.plugins.module_utils.eas_waiter import (
-    SERVICE_FAILED, EASWaitError, probe_endpoint, wait_for_service, wait_until_visible,
+    SERVICE_FAILED, EASWaitError, probe_endpoint, service_version, wait_for_service, wait_until_visible,
 )
 
 TRANSITIONAL = ('Creating', 'Pending', 'Waiting', 'Starting', 'Updating', 'HotUpdate', 'Scaling', 'Stopping',
@@ -271,16 +282,16 @@ def plan_update(desired, current, update_type):
     return 'UpdateService', diff
 
 
-class ServiceRunner:
+class ServiceRunner(EASRunner):
     def __init__(self, module):
-        self.module = module
-        self.params = module.params
+        super().__init__(module)
         self.name = module.params['name']
-        self.client = module.client()
-        self.actions = []
+        self.https = module.params['https_endpoints']
         self.tokens = set()
         self.initial_status = None
         self.started = time.monotonic()
+        self.min_version = None
+        self.restarted = False
 
     def remaining(self):
         return max(1, round(self.params['wait_timeout'] - (time.monotonic() - self.started)))
@@ -296,18 +307,26 @@ class ServiceRunner:
     def wait(self, target):
         # Right after acting on a Failed service, the first polls may still show the old failure.
         stale = 2 if self.actions and self.initial_status in SERVICE_FAILED else 0
-        return self.remember(wait_for_service(self.client, self.name, target, self.remaining(), stale_failed_polls=stale))
+        # After an update or a restart, Running must be the new state, not the old one (see eas_waiter).
+        return self.remember(wait_for_service(self.client, self.name, target, self.remaining(), stale_failed_polls=stale,
+                                              min_version=self.min_version, require_change=self.restarted))
+
+    def update(self, service, body):
+        """UpdateService; the waits after it require the version the update creates (LatestVersion before + 1)."""
+        before = service_version(service)
+        self.do('UpdateService', self.client.update_service, self.name, body,
+                self.params['update_type'] if self.params['update_type'] == 'replace' else None)
+        self.min_version = before + 1 if before is not None else None
+
+    def restart(self):
+        self.do('RestartService', self.client.restart_service, self.name)
+        self.restarted = True
 
     def fail(self, **kwargs):
         # On failure the token is masked everywhere (message, returned service). On success it is returned in clear
         # (exit_json would mask no_log values), and the task should set no_log: true.
         self.module.no_log_values.update(self.tokens)
         self.module.fail_json(actions=self.actions, **kwargs)
-
-    def do(self, action, func, *args):
-        self.actions.append(action)
-        if not self.module.check_mode:
-            func(*args)
 
     def run(self):
         params = self.params
@@ -358,8 +377,7 @@ class ServiceRunner:
                 if action == 'ScaleService':
                     self.do(action, self.client.scale_service, self.name, body)
                 else:
-                    self.do(action, self.client.update_service, self.name, body,
-                            params['update_type'] if params['update_type'] == 'replace' else None)
+                    self.update(service, body)
                 updated = True
 
         # Run-state transitions, never a redundant start or stop.
@@ -387,7 +405,7 @@ class ServiceRunner:
                         self.wait('Stopped')
                     self.do('StartService', self.client.start_service, self.name)
                 else:
-                    self.do('RestartService', self.client.restart_service, self.name)
+                    self.restart()
                 after['status'] = 'Running'
         elif state == 'restarted':
             after['status'] = 'Running'
@@ -399,10 +417,10 @@ class ServiceRunner:
             target = {'running': 'Running', 'restarted': 'Running', 'stopped': 'Stopped'}.get(state, 'settled')
             service = self.wait(target)
             if service and service.get('Status') == 'Running' and params['probe_endpoint']:
-                endpoint = service.get('InternetEndpoint') or service.get('IntranetEndpoint')
+                endpoint = endpoint_url(service.get('InternetEndpoint') or service.get('IntranetEndpoint'), self.https)
                 if not endpoint:
                     self.fail(msg='service %s is Running but has no endpoint to probe; set probe_endpoint=false'
-                              % self.name, service=service_result(service))
+                              % self.name, service=service_result(service, self.https))
                 probe_endpoint(endpoint, service.get('AccessToken') or '', self.remaining())
         elif created:
             service = self.remember(wait_until_visible(self.client, self.name))
@@ -411,12 +429,10 @@ class ServiceRunner:
         return self.finish(service, before, after)
 
     def finish(self, service, before, after):
-        result = dict(changed=bool(self.actions), actions=self.actions, service=service_result(service))
+        result = service_result(service, self.https)
         if not self.params['return_access_token']:
-            result['service'].pop('access_token', None)
-        if self.module._diff:
-            result['diff'] = dict(before=before, after=after)
-        self.module.exit_json(**result)
+            result.pop('access_token', None)
+        self.exit(before, after, service=result)
 
 
 def main():
@@ -432,9 +448,12 @@ def main():
             wait_timeout=dict(type='int', default=1200),
             probe_endpoint=dict(type='bool', default=True),
             return_access_token=dict(type='bool', default=True, no_log=False),
+            **service_endpoints_argument_spec()
         ),
         supports_check_mode=True,
     )
+    # dockerAuth and secret-looking env values of the config: masked in the invocation, the result and the diff.
+    module.no_log_values.update(config_secret_values(module.params['config']))
     runner = ServiceRunner(module)
     try:
         runner.run()
@@ -443,7 +462,7 @@ def main():
         module.fail_json_eas(err, actions=runner.actions)
     except EASWaitError as err:
         runner.remember(err.last if isinstance(err.last, dict) else None)
-        runner.fail(msg=err.message, service=service_result(err.last) if isinstance(err.last, dict) else {})
+        runner.fail(msg=err.message, service=service_result(err.last, runner.https) if isinstance(err.last, dict) else {})
 
 
 if __name__ == '__main__':

@@ -33,6 +33,7 @@ options:
     type: str
 extends_documentation_fragment:
   - llmops.eas_stack.eas
+  - llmops.eas_stack.eas.service_endpoints
   - llmops.eas_stack.attributes
   - llmops.eas_stack.attributes.INFO_MODULE
   - llmops.eas_stack.attributes.ACTIONGROUP_EAS
@@ -78,7 +79,7 @@ services:
       description: Status message.
       type: str
     internet_endpoint:
-      description: Public endpoint (only with O(name)).
+      description: Public endpoint (only with O(name)), with V(https://) unless O(https_endpoints=false).
       type: str
     intranet_endpoint:
       description: VPC endpoint (only with O(name)).
@@ -106,7 +107,9 @@ services:
       type: int
 """
 
-from ansible_collections.llmops.eas_stack.plugins.module_utils.eas import AnsibleEASModule, EASError, service_result
+from ansible_collections.llmops.eas_stack.plugins.module_utils.eas import (
+    AnsibleEASModule, EASError, service_endpoints_argument_spec, service_result,
+)
 
 
 def main():
@@ -116,6 +119,7 @@ def main():
             filter=dict(type='str'),
             resource_id=dict(type='str'),
             status=dict(type='str'),
+            **service_endpoints_argument_spec()
         ),
         supports_check_mode=True,
     )
@@ -130,7 +134,7 @@ def main():
             services = client.list_services(**dict((k, v) for k, v in filters.items() if v is not None))
     except EASError as err:
         module.fail_json_eas(err)
-    module.exit_json(changed=False, services=[service_result(s) for s in services])
+    module.exit_json(changed=False, services=[service_result(s, params['https_endpoints']) for s in services])
 
 
 if __name__ == '__main__':

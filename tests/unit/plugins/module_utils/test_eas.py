@@ -12,7 +12,8 @@ from alibabacloud_eas20210701 import models as eas_models
 from ansible_collections.llmops.eas_stack.plugins.module_utils import eas
 from ansible_collections.llmops.eas_stack.plugins.module_utils.eas import (
     EASClient, EASConfigError, EASError, RetryPolicy, build_client, build_sdk_config, config_difference,
-    from_tea_exception, is_subset, parse_endpoint, resolve_credentials,
+    config_secret_values, endpoint_url, from_tea_exception, is_subset, parse_endpoint, resolve_credentials, scrub,
+    service_result,
 )
 from ansible_collections.llmops.eas_stack.tests.unit.plugins.module_utils.eas_fakes import (
     FakeSDK, client_error, network_error, server_error, throttling_error,
@@ -301,8 +302,63 @@ def test_list_changes_are_sent_whole():
 
 
 def test_scalar_types_are_not_confused():
-    assert not is_subset({'a': '1'}, {'a': 1})
     assert not is_subset({'a': True}, {'a': 1})
+    assert not is_subset({'a': 1}, {'a': True})
+    assert not is_subset({'a': '1'}, {'a': 2})
+    assert not is_subset({'a': 'vllm'}, {'a': 1})
     assert is_subset({'a': 1}, {'a': 1.0})
     assert not is_subset({'a': {'b': 1}}, {'a': 'b'})
     assert config_difference({'new': {'k': 'v'}}, CURRENT) == {'new': {'k': 'v'}}
+
+
+@pytest.mark.parametrize('desired, echoed', [
+    (1, '1'), ('1', 1), (7, '7.0'), (0.9, '0.9'), (28000, ' 28000 '), (True, 'true'), (False, 'False'), ('true', True),
+])
+def test_numbers_and_booleans_echoed_as_strings_are_equal(desired, echoed):
+    # a server that echoes numbers/booleans as strings must not cause an UpdateService on every run
+    current = {'metadata': {'instance': 1, 'x': echoed}}
+    assert is_subset({'metadata': {'x': desired}}, current)
+    assert config_difference({'metadata': {'x': desired, 'instance': '1'}}, current) is None
+
+
+@pytest.mark.parametrize('desired, echoed', [(2, '1'), (True, 'false'), ('false', True), (1, 'yes'), ('1', '1.0'), (1, [1])])
+def test_really_different_scalars_still_differ(desired, echoed):
+    assert config_difference({'x': desired}, {'x': echoed}) == {'x': desired}
+
+
+def test_endpoints_are_returned_with_https_unless_disabled():
+    service = {'ServiceName': 'svc', 'InternetEndpoint': 'http://1.cn-hangzhou.pai-eas.aliyuncs.com/api/predict/svc',
+               'IntranetEndpoint': 'HTTP://1.vpc.cn-hangzhou.pai-eas.aliyuncs.com/api/predict/svc'}
+    result = service_result(service)
+    assert result['internet_endpoint'] == 'https://1.cn-hangzhou.pai-eas.aliyuncs.com/api/predict/svc'
+    assert result['intranet_endpoint'] == 'https://1.vpc.cn-hangzhou.pai-eas.aliyuncs.com/api/predict/svc'
+    assert service_result(service, https_endpoints=False)['internet_endpoint'] == service['InternetEndpoint']
+    assert endpoint_url('https://already/x') == 'https://already/x'
+    assert endpoint_url(None) is None
+
+
+SECRET_CONFIG = {
+    'dockerAuth': 'dXNlcjpkb2NrZXItcGFzcw==',
+    'containers': [{'image': 'vllm:1', 'env': [{'name': 'HF_TOKEN', 'value': 'hf_abcdef'},
+                                               {'name': 'OPENAI_API_KEY', 'value': 'sk-123456'},
+                                               {'name': 'db_Password', 'value': 'pw-0000'},
+                                               {'name': 'AUTH_ENABLED', 'value': '1'},
+                                               {'name': 'MODEL', 'value': 'DeepSeek'}]},
+                   {'image': 'side', 'env': {'AWS_SECRET_ACCESS_KEY': 'aws-secret', 'PORT': '8000'}}],
+}
+
+
+def test_secret_values_of_a_config():
+    assert config_secret_values(SECRET_CONFIG) == {'dXNlcjpkb2NrZXItcGFzcw==', 'hf_abcdef', 'sk-123456', 'pw-0000', 'aws-secret'}
+    assert config_secret_values(None) == set()
+    assert config_secret_values({'containers': 'bad', 'dockerAuth': {'user': 'someone', 'password': 'pw-1234'}}) == {'someone', 'pw-1234'}
+
+
+def test_scrub_masks_docker_auth_and_secret_env_without_touching_the_input():
+    out = scrub(SECRET_CONFIG)
+    text = json.dumps(out)
+    for secret in ('dXNlcjpkb2NrZXItcGFzcw==', 'hf_abcdef', 'sk-123456', 'pw-0000', 'aws-secret'):
+        assert secret not in text
+    assert out['containers'][0]['env'][4] == {'name': 'MODEL', 'value': 'DeepSeek'}
+    assert out['containers'][1]['env']['PORT'] == '8000'
+    assert SECRET_CONFIG['containers'][0]['env'][0]['value'] == 'hf_abcdef'

@@ -114,6 +114,52 @@ def test_wait_for_absent_and_tolerated_invisibility_after_create():
     assert wait_for_service(client, 'svc', 'Running', 60, sleep=clock.sleep, clock=clock)['Status'] == 'Running'
 
 
+def test_after_an_update_the_old_running_version_is_not_enough():
+    clock = Clock()
+    # version 3 was running; the update makes version 4. The first polls still show the old state.
+    client, sdk = client_for({'describe_service': [
+        svc('Running', CurrentVersion=3, LatestVersion=3), svc('Running', CurrentVersion=3, LatestVersion=4),
+        svc('Updating', CurrentVersion=3, LatestVersion=4), svc('Running', CurrentVersion=4, LatestVersion=4)]})
+    result = wait_for_service(client, 'svc', 'Running', 600, sleep=clock.sleep, clock=clock, min_version=4)
+    assert result['CurrentVersion'] == 4 and result['Status'] == 'Running'
+    assert sdk.names() == ['describe_service'] * 4
+
+
+def test_update_of_a_version_that_never_rolls_out_times_out_clearly():
+    clock = Clock()
+    client, dummy = client_for(dict(DIAG, describe_service=[svc('Running', CurrentVersion=3, LatestVersion=4)]))
+    with pytest.raises(EASWaitError) as exc:
+        wait_for_service(client, 'svc', 'settled', 120, sleep=clock.sleep, clock=clock, min_version=4)
+    assert exc.value.timed_out and 'update to version 4 is not complete' in exc.value.message
+
+
+def test_update_without_a_new_version_falls_back_to_running_after_the_grace():
+    clock = Clock()
+    client, dummy = client_for({'describe_service': [svc('Running', CurrentVersion=3, LatestVersion=3)]})
+    wait_for_service(client, 'svc', 'Running', 600, sleep=clock.sleep, clock=clock, min_version=4, version_grace=60)
+    assert 60 <= clock.now - 1000 < 80
+    # a server that reports no versions at all: no extra wait
+    clock = Clock()
+    client, dummy = client_for({'describe_service': [svc('Running')]})
+    wait_for_service(client, 'svc', 'Running', 600, sleep=clock.sleep, clock=clock, min_version=4)
+    assert clock.sleeps == []
+
+
+def test_after_a_restart_running_counts_only_after_a_change_or_the_grace():
+    clock = Clock()
+    client, sdk = client_for({'describe_service': [svc('Running'), svc('Running', 0), svc('Starting', 0), svc('Running')]})
+    wait_for_service(client, 'svc', 'Running', 600, sleep=clock.sleep, clock=clock, require_change=True)
+    assert sdk.names() == ['describe_service'] * 4  # not the first (old) Running
+    clock = Clock()
+    client, sdk = client_for({'describe_service': [svc('Running')]})
+    wait_for_service(client, 'svc', 'Running', 600, sleep=clock.sleep, clock=clock, require_change=True, change_grace=30)
+    assert 30 <= clock.now - 1000 < 45  # a restart that finished unseen: bounded by the grace
+    clock = Clock()
+    client, sdk = client_for({'describe_service': [svc('Running')]})
+    wait_for_service(client, 'svc', 'Running', 600, sleep=clock.sleep, clock=clock)
+    assert clock.sleeps == []  # without require_change, Running is enough
+
+
 def test_settled_accepts_stopped():
     clock = Clock()
     client, dummy = client_for({'describe_service': [svc('Stopping'), svc('Stopped', 0)]})

@@ -187,3 +187,13 @@ def test_service_info_by_name_and_list(capsys):
     sdk = FakeSDK({'list_services': [{'Services': [service, dict(service, ServiceName='b')], 'TotalCount': 2}]})
     result = run(capsys, eas_service_info, sdk, resource_id='eas-r-1')
     assert [s['name'] for s in result['services']] == ['svc', 'b'] and sdk.calls[0][1][0].resource_id == 'eas-r-1'
+
+
+def test_service_info_returns_https_endpoints_unless_disabled(capsys):
+    service = {'ServiceName': 'svc', 'Status': 'Running', 'InternetEndpoint': 'http://1.cn-hangzhou.pai-eas.aliyuncs.com/api/predict/svc',
+               'IntranetEndpoint': 'http://1.vpc.cn-hangzhou.pai-eas.aliyuncs.com/api/predict/svc'}
+    result = run(capsys, eas_service_info, FakeSDK({'describe_service': [service]}), name='svc')
+    assert result['services'][0]['internet_endpoint'] == 'https://1.cn-hangzhou.pai-eas.aliyuncs.com/api/predict/svc'
+    assert result['services'][0]['intranet_endpoint'].startswith('https://1.vpc.')
+    result = run(capsys, eas_service_info, FakeSDK({'describe_service': [service]}), name='svc', https_endpoints=False)
+    assert result['services'][0]['internet_endpoint'] == service['InternetEndpoint']

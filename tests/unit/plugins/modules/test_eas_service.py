@@ -229,3 +229,90 @@ def test_no_wait_create_returns_endpoint_and_token_even_if_briefly_invisible(cap
     assert result['actions'] == ['CreateService'] and probes == []
     assert result['service']['status'] == 'Creating' and result['service']['access_token'] == 'tok-secret'
     assert result['service']['internet_endpoint'].endswith('/api/predict/svc')
+
+
+def test_endpoints_and_probe_use_https_by_default(capsys, probes):
+    sdk = FakeSDK({'describe_service': [svc('Running')]})
+    result = run(capsys, sdk, state='running', config=CONFIG)
+    assert result['service']['internet_endpoint'] == 'https://1.cn-hangzhou.pai-eas.aliyuncs.com/api/predict/svc'
+    assert result['service']['intranet_endpoint'] == 'https://1.vpc.cn-hangzhou.pai-eas.aliyuncs.com/api/predict/svc'
+    assert probes[0][0] == 'https://1.cn-hangzhou.pai-eas.aliyuncs.com/api/predict/svc/v1/models'
+
+
+def test_https_endpoints_false_keeps_the_plain_http_endpoint(capsys, probes):
+    sdk = FakeSDK({'describe_service': [svc('Running')]})
+    result = run(capsys, sdk, state='running', config=CONFIG, https_endpoints=False)
+    assert result['service']['internet_endpoint'] == 'http://1.cn-hangzhou.pai-eas.aliyuncs.com/api/predict/svc'
+    assert probes[0][0] == 'http://1.cn-hangzhou.pai-eas.aliyuncs.com/api/predict/svc/v1/models'
+
+
+def test_server_echoing_numbers_and_booleans_as_strings_is_idempotent(capsys, probes):
+    echoed = json.loads(json.dumps(server_config()), parse_int=str)  # every number echoed as a string
+    echoed['storage'] = [{'mount_path': '/m', 'oss': {'path': 'oss://b/m/', 'readOnly': 'true'}}]
+    sdk = FakeSDK({'describe_service': [svc('Running', echoed)]})
+    config = dict(CONFIG, storage=[{'mount_path': '/m', 'oss': {'path': 'oss://b/m/', 'readOnly': True}}])
+    result = run(capsys, sdk, state='running', config=config)
+    assert echoed['metadata']['cpu'] == '7'
+    assert result['changed'] is False and sdk.mutating_calls() == []
+
+
+def versioned(status='Running', current=3, latest=3, **kwargs):
+    return dict(svc(status, **kwargs), CurrentVersion=current, LatestVersion=latest)
+
+
+def test_update_waits_for_the_new_version_not_the_old_running_one(capsys, probes):
+    # the first polls after UpdateService still show version 3 Running with all instances up
+    sdk = FakeSDK({'describe_service': [versioned('Running', 3, 3, config=server_config(cpu=6)), versioned('Running', 3, 3),
+                                        versioned('Running', 3, 4), versioned('Updating', 3, 4), versioned('Running', 4, 4)],
+                   'update_service': [{}]})
+    result = run(capsys, sdk, state='running', config=CONFIG)
+    assert result['actions'] == ['UpdateService']
+    assert result['service']['current_version'] == 4
+    assert sdk.names().count('describe_service') == 5
+    assert len(probes) == 1
+
+
+def test_scale_does_not_wait_for_a_new_version(capsys, probes):
+    sdk = FakeSDK({'describe_service': [versioned('Running', 3, 3, config=server_config(rolling_strategy={'max_surge': 1})),
+                                        versioned('Running', 3, 3)],
+                   'scale_service': [{}]})
+    result = run(capsys, sdk, config=dict(CONFIG, metadata=dict(CONFIG['metadata'], instance=2, rolling_strategy={'max_surge': 1})))
+    assert result['actions'] == ['ScaleService'] and sdk.names().count('describe_service') == 2
+
+
+def test_restart_waits_until_the_service_was_seen_restarting(capsys, probes):
+    sdk = FakeSDK({'describe_service': [svc('Running'), svc('Running'), svc('Running', running=0), svc('Starting', running=0),
+                                        svc('Running')],
+                   'restart_service': [{}]})
+    result = run(capsys, sdk, state='restarted')
+    assert result['actions'] == ['RestartService']
+    assert sdk.names().count('describe_service') == 5
+
+
+SECRET_CONFIG = dict(CONFIG, dockerAuth='dXNlcjpyZWdpc3RyeS1wdw==', containers=[dict(
+    CONFIG['containers'][0], env=[{'name': 'HF_TOKEN', 'value': 'hf_supersecret'}, {'name': 'DB_PASSWORD', 'value': 'pw-9876'},
+                                  {'name': 'MODEL', 'value': 'DeepSeek-R1'}])])
+
+
+def test_docker_auth_and_secret_env_values_are_masked_in_result_diff_and_invocation(capsys, probes):
+    current = server_config()
+    current['containers'][0]['env'] = [{'name': 'HF_TOKEN', 'value': 'hf_oldsecret'}, {'name': 'DB_PASSWORD', 'value': 'pw-9876'},
+                                       {'name': 'MODEL', 'value': 'DeepSeek-R1'}]
+    current['dockerAuth'] = 'dXNlcjpyZWdpc3RyeS1wdw=='
+    sdk = FakeSDK({'describe_service': [svc('Running', current), svc('Running', current)], 'update_service': [{}]})
+    result = run(capsys, sdk, state='running', config=SECRET_CONFIG, _ansible_inject_invocation=True)
+    assert result['actions'] == ['UpdateService']  # the token changed
+    text = json.dumps(result)
+    for secret in ('dXNlcjpyZWdpc3RyeS1wdw==', 'hf_supersecret', 'hf_oldsecret', 'pw-9876'):
+        assert secret not in text
+    assert 'DeepSeek-R1' in json.dumps(result['diff']['after']) and 'DeepSeek-R1' in json.dumps(result['invocation'])
+    # the request still carries the real values
+    sent = json.loads([c for c in sdk.calls if c[0] == 'update_service'][0][1][2].body)
+    assert sent['containers'][0]['env'][0]['value'] == 'hf_supersecret'
+
+
+def test_secret_env_values_are_masked_when_the_task_fails(capsys, probes):
+    sdk = FakeSDK({'describe_service': [client_error(403, 'Forbidden', 'no')]})
+    result = run(capsys, sdk, state='running', config=SECRET_CONFIG, _ansible_inject_invocation=True)
+    assert result['failed'] is True and 'invocation' in result
+    assert 'hf_supersecret' not in json.dumps(result) and 'dXNlcjpyZWdpc3RyeS1wdw==' not in json.dumps(result)
