@@ -6,7 +6,7 @@
 
 Written against the v0.6.6 behaviour: HTTP 200 with ``success: false`` on failure, a ``session``
 cookie from ``POST /api/user/login``, a login rate limit of 20 per 20 minutes per client IP
-(HTTP 429 with an empty body), pages of 10, prefix search, collection routes with a trailing slash.
+(HTTP 429 with an empty body), prefix search (no paging), collection routes with a trailing slash.
 """
 
 from __future__ import annotations
@@ -19,14 +19,12 @@ from http.cookies import CookieError, SimpleCookie
 from urllib.error import HTTPError, URLError
 from urllib.parse import quote
 
-from ansible.module_utils.basic import env_fallback
+from ansible.module_utils.basic import AnsibleModule, env_fallback
 from ansible.module_utils.common.text.converters import to_native, to_text
 from ansible.module_utils.urls import ConnectionError as UrlsConnectionError
 from ansible.module_utils.urls import open_url
 
 INITIAL_ROOT_PASSWORD = "123456"
-PAGE_SIZE = 10
-MAX_PAGES = 1000
 LOGIN_LIMIT_TEXT = (
     "one-api allows 20 logins per 20 minutes per client IP (shared with the register and password-reset routes). "
     "Wait up to 20 minutes before the next run; the limiter is in memory unless Redis is used, so restarting "
@@ -50,18 +48,6 @@ def oneapi_argument_spec():
 
 class OneApiError(Exception):
     """An error talking to one-api; ``str(exc)`` is a message fit for ``fail_json``."""
-
-    def __init__(self, msg, status=None):
-        super().__init__(msg)
-        self.status = status
-
-
-class OneApiRateLimited(OneApiError):
-    """one-api answered HTTP 429."""
-
-
-class OneApiLoginFailed(OneApiError):
-    """The username/password pair was refused (HTTP 200, success false)."""
 
 
 def _short(text, limit=300):
@@ -125,32 +111,29 @@ class OneApiClient:
         text = to_text(raw or b"", errors="surrogate_or_replace")
         what = "%s %s" % (method, path)
         if status == 429:
-            raise OneApiRateLimited(
+            raise OneApiError(
                 "one-api rate-limited %s (HTTP 429). The /api limit of v0.6.6 is 180 requests per 3 minutes per "
-                "client IP: wait up to 3 minutes and run again." % what, status=429)
+                "client IP: wait up to 3 minutes and run again." % what)
         if status in (301, 302, 307, 308):
             location = headers.get("Location") if headers is not None else None
             raise OneApiError("one-api redirected %s to %s (HTTP %s): the route needs its exact path "
-                              "(collection routes end with a slash)" % (what, location, status), status=status)
+                              "(collection routes end with a slash)" % (what, location, status))
         if status in (401, 403):
             raise OneApiError("one-api refused %s (HTTP %s, not logged in or not allowed): %s. Check username/password "
-                              "(or access_token) and that the user is root or admin." % (what, status, _short(text)),
-                              status=status)
+                              "(or access_token) and that the user is root or admin." % (what, status, _short(text)))
         if status >= 400:
-            raise OneApiError("one-api answered %s with HTTP %s: %s" % (what, status, _short(text)), status=status)
+            raise OneApiError("one-api answered %s with HTTP %s: %s" % (what, status, _short(text)))
         try:
             payload = json.loads(text) if text.strip() else None
         except ValueError:
-            raise OneApiError("one-api answered %s with a body that is not JSON (HTTP %s): %s" % (what, status, _short(text)),
-                              status=status)
+            raise OneApiError("one-api answered %s with a body that is not JSON (HTTP %s): %s" % (what, status, _short(text)))
         if not envelope:
             return payload
         if not isinstance(payload, dict) or "success" not in payload:
             raise OneApiError("one-api answered %s without the {success, message, data} envelope (HTTP %s): %s"
-                              % (what, status, _short(text)), status=status)
+                              % (what, status, _short(text)))
         if payload.get("success") is not True:
-            raise OneApiError("one-api refused %s: %s" % (what, payload.get("message") or "success is false, no message"),
-                              status=status)
+            raise OneApiError("one-api refused %s: %s" % (what, payload.get("message") or "success is false, no message"))
         return payload.get("data")
 
     # ---- login ------------------------------------------------------------------------------
@@ -158,17 +141,16 @@ class OneApiClient:
     def try_login(self, password):
         """One login attempt. Return ``None`` on success (cookie kept), the server's message on a refused password.
 
-        Raises OneApiRateLimited on HTTP 429 and OneApiError on anything else.
+        Raises OneApiError on anything else (HTTP 429 included).
         """
         self.login_attempts += 1
         status, headers, raw = self._open("POST", "/api/user/login", body={"username": self.username, "password": password},
                                           auth=False)
         if status == 429:
-            raise OneApiRateLimited("login as %s was rate-limited by one-api (HTTP 429). %s" % (self.username, LOGIN_LIMIT_TEXT),
-                                    status=429)
+            raise OneApiError("login as %s was rate-limited by one-api (HTTP 429). %s" % (self.username, LOGIN_LIMIT_TEXT))
         text = to_text(raw or b"", errors="surrogate_or_replace")
         if status != 200:
-            raise OneApiError("login as %s failed: HTTP %s %s" % (self.username, status, _short(text)), status=status)
+            raise OneApiError("login as %s failed: HTTP %s %s" % (self.username, status, _short(text)))
         try:
             payload = json.loads(text)
         except ValueError:
@@ -209,14 +191,11 @@ class OneApiClient:
             raise OneApiError("no one-api password: set the password option (or ONEAPI_PASSWORD), or access_token")
         refused = self.try_login(self.password)
         if refused is not None:
-            raise OneApiLoginFailed(
+            raise OneApiError(
                 "login as %s failed: %s - if the password was already changed, set the password option "
                 "(role variable oneapi_root_password) to the current one" % (self.username, refused))
 
     # ---- misc ---------------------------------------------------------------------------------
-
-    def status(self):
-        return self.request("GET", "/api/status", auth=False)
 
     def get_self(self):
         return self.request("GET", "/api/user/self")
@@ -233,16 +212,6 @@ class OneApiClient:
         return self.request("PUT", "/api/option/", body={"key": key, "value": value})
 
     # ---- generic collections -------------------------------------------------------------
-
-    def list_all(self, collection):
-        """Every item of ``/api/<collection>/``, walking pages of 10 from p=0 until an empty page."""
-        items = []
-        for page in range(MAX_PAGES):
-            data = self.request("GET", "/api/%s/?p=%d" % (collection, page)) or []
-            items.extend(data)
-            if len(data) < PAGE_SIZE:
-                break
-        return items
 
     def search(self, collection, keyword):
         return self.request("GET", "/api/%s/search?keyword=%s" % (collection, quote(keyword, safe=""))) or []
@@ -288,6 +257,27 @@ class OneApiClient:
 
     def delete_token(self, token_id):
         return self.request("DELETE", "/api/token/%d" % int(token_id))
+
+
+# ---- the main() of every module ---------------------------------------------------------------
+
+def run_module(options, run):
+    """The ``main()`` of every one-api module.
+
+    ``options`` are the module's own options, added to the connection options (an entry of the same name replaces
+    the connection option). ``run(module, client)`` returns the result dict or calls ``fail_json``/``exit_json``
+    itself. An OneApiError fails the task with its message; the diff is dropped unless ``--diff`` is on.
+    """
+    argument_spec = oneapi_argument_spec()
+    argument_spec.update(options)
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    try:
+        result = run(module, OneApiClient.from_module(module))
+    except OneApiError as exc:
+        module.fail_json(msg=str(exc))
+    if not module._diff:
+        result.pop("diff", None)
+    module.exit_json(**result)
 
 
 # ---- helpers shared by the modules (pure functions, unit-tested) -----------------------------

@@ -140,10 +140,9 @@ key_updated:
 
 import copy
 
-from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.llmops.eas_stack.plugins.module_utils.oneapi import (
-    FINGERPRINT_CONFIG_KEY, OneApiClient, OneApiError, dump_json_object, fingerprint_matches, join_list,
-    key_fingerprint, oneapi_argument_spec, parse_json_object, split_list)
+    FINGERPRINT_CONFIG_KEY, OneApiError, dump_json_object, fingerprint_matches, join_list, key_fingerprint,
+    parse_json_object, run_module, split_list)
 
 DEFAULT_TYPE = 36
 OPENAI_PATH_TYPES = (1, 8, 25, 28, 29, 36)
@@ -327,8 +326,7 @@ def run(module, client):
 
 
 def main():
-    argument_spec = oneapi_argument_spec()
-    argument_spec.update(
+    run_module(dict(
         name=dict(type="str", required=True),
         state=dict(type="str", choices=["present", "absent"], default="present"),
         type=dict(type="int"),
@@ -338,15 +336,7 @@ def main():
         models=dict(type="list", elements="str"),
         model_mapping=dict(type="dict"),
         group=dict(type="list", elements="str"),
-    )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    try:
-        result = run(module, OneApiClient.from_module(module))
-    except OneApiError as exc:
-        module.fail_json(msg=str(exc))
-    if not module._diff:
-        result.pop("diff", None)
-    module.exit_json(**result)
+    ), run)
 
 
 if __name__ == "__main__":

@@ -91,9 +91,7 @@ channel_id:
 
 import time
 
-from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.llmops.eas_stack.plugins.module_utils.oneapi import (
-    OneApiClient, OneApiError, oneapi_argument_spec)
+from ansible_collections.llmops.eas_stack.plugins.module_utils.oneapi import run_module
 
 
 def run_tests(client, channel_id, retries, delay, sleep=time.sleep):
@@ -125,18 +123,11 @@ def run(module, client):
 
 
 def main():
-    argument_spec = oneapi_argument_spec()
-    argument_spec.update(
+    run_module(dict(
         name=dict(type="str", required=True),
         retries=dict(type="int", default=0),
         delay=dict(type="int", default=10),
-    )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    try:
-        result = run(module, OneApiClient.from_module(module))
-    except OneApiError as exc:
-        module.fail_json(msg=str(exc))
-    module.exit_json(**result)
+    ), run)
 
 
 if __name__ == "__main__":

@@ -55,9 +55,7 @@ changed_settings:
   sample: [RegisterEnabled]
 """
 
-from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.llmops.eas_stack.plugins.module_utils.oneapi import (
-    OneApiClient, OneApiError, oneapi_argument_spec)
+from ansible_collections.llmops.eas_stack.plugins.module_utils.oneapi import run_module
 
 
 def option_value(value):
@@ -105,16 +103,7 @@ def run(module, client):
 
 
 def main():
-    argument_spec = oneapi_argument_spec()
-    argument_spec.update(settings=dict(type="dict", required=True))
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    try:
-        result = run(module, OneApiClient.from_module(module))
-    except OneApiError as exc:
-        module.fail_json(msg=str(exc))
-    if not module._diff:
-        result.pop("diff", None)
-    module.exit_json(**result)
+    run_module(dict(settings=dict(type="dict", required=True)), run)
 
 
 if __name__ == "__main__":

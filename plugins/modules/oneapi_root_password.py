@@ -72,9 +72,8 @@ access_token:
   sample: 0f3c6f0e2b5d4c1e9a7b8c6d5e4f3a2b
 """
 
-from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.llmops.eas_stack.plugins.module_utils.oneapi import (
-    INITIAL_ROOT_PASSWORD, OneApiClient, OneApiError, oneapi_argument_spec)
+    INITIAL_ROOT_PASSWORD, OneApiError, oneapi_argument_spec, run_module)
 
 
 def check_password(password, initial):
@@ -92,6 +91,11 @@ def check_password(password, initial):
 
 def run(module, client):
     p = module.params
+    problem = check_password(p["password"], p["initial_password"])
+    if problem:
+        module.fail_json(msg="%s: set the password option (role variable oneapi_root_password) to 8-20 characters other "
+                             "than 123456" % problem)
+    client.access_token = None
     result = dict(changed=False)
     refused = client.try_login(p["password"])
     if refused is not None:
@@ -112,26 +116,11 @@ def run(module, client):
 
 
 def main():
-    argument_spec = oneapi_argument_spec()
-    argument_spec["password"]["required"] = True
-    argument_spec.update(
+    run_module(dict(
+        password=dict(oneapi_argument_spec()["password"], required=True),
         initial_password=dict(type="str", default=INITIAL_ROOT_PASSWORD, no_log=True),
         return_access_token=dict(type="bool", default=False, no_log=False),
-    )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    problem = check_password(module.params["password"], module.params["initial_password"])
-    if problem:
-        module.fail_json(msg="%s: set the password option (role variable oneapi_root_password) to 8-20 characters other "
-                             "than 123456" % problem)
-    try:
-        client = OneApiClient.from_module(module)
-        client.access_token = None
-        result = run(module, client)
-    except OneApiError as exc:
-        module.fail_json(msg=str(exc))
-    if not module._diff:
-        result.pop("diff", None)
-    module.exit_json(**result)
+    ), run)
 
 
 if __name__ == "__main__":

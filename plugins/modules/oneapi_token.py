@@ -13,6 +13,8 @@ description:
     and returns its C(sk-) key.
   - one-api overwrites every field of a token on update, so the module always sends the complete token,
     merged from the current one and the options given.
+  - one-api lowers the remaining quota of a limited token on every use. By default (O(remain_quota_mode=initial))
+    O(remain_quota) is therefore a starting budget, not a value kept in place; see O(remain_quota_mode).
 author:
   - llmops.eas_stack contributors (!UNKNOWN)
 extends_documentation_fragment:
@@ -47,8 +49,23 @@ options:
   remain_quota:
     description:
       - The remaining quota of a limited token (one-api quota units; 500000 is USD 1 by default).
-      - A limited token with V(0) fails on its first use, so the module refuses that.
+      - A limited token with V(0) fails on its first use, so the module refuses to set that.
+      - When it is applied depends on O(remain_quota_mode).
     type: int
+  remain_quota_mode:
+    description:
+      - How O(remain_quota) is applied to a token that exists already. one-api lowers the remaining quota
+        of a limited token on every use, so it cannot be kept at a fixed value without topping the token up.
+      - V(initial) sets O(remain_quota) when the token is created, and when an unlimited token becomes limited
+        (O(unlimited_quota=false)). Otherwise the remaining quota is neither compared nor changed, so a used
+        token is not reported as changed and its budget is not refilled. To give an existing limited token a new
+        budget, run once with V(exact).
+      - V(exact) compares O(remain_quota) with the remaining quota and sets it whenever they differ. This is
+        B(not idempotent) once a limited token has been used; every run then reports C(changed) and tops the
+        budget up to O(remain_quota).
+    type: str
+    choices: [initial, exact]
+    default: initial
   expired_time:
     description:
       - Expiry as Unix seconds; V(-1) means never. When the token is created and this is not set, V(-1).
@@ -94,6 +111,16 @@ EXAMPLES = r"""
     expired_time: 1893456000
     models: [gpt-4-32k]
   no_log: true
+
+- name: Top the trial token up to 500000 again (reports changed whenever it was used)
+  llmops.eas_stack.oneapi_token:
+    url: http://127.0.0.1:5001
+    password: "{{ oneapi_root_password }}"
+    name: trial
+    unlimited_quota: false
+    remain_quota: 500000
+    remain_quota_mode: exact
+  no_log: true
 """
 
 RETURN = r"""
@@ -135,9 +162,7 @@ token:
 import copy
 import time
 
-from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.llmops.eas_stack.plugins.module_utils.oneapi import (
-    OneApiClient, OneApiError, join_list, oneapi_argument_spec, split_list)
+from ansible_collections.llmops.eas_stack.plugins.module_utils.oneapi import OneApiError, join_list, run_module, split_list
 
 MANAGED = ("expired_time", "remain_quota", "unlimited_quota", "models", "subnet")
 
@@ -175,7 +200,12 @@ def create_view(want):
     return out
 
 
-def merged_view(want, have):
+def merged_view(want, have, remain_quota_mode):
+    """The token as it should be. In ``initial`` mode remain_quota is taken from ``want`` only when the token
+    turns from unlimited to limited; otherwise one-api's own (decreasing) value is kept."""
+    want = dict(want)
+    if remain_quota_mode == "initial" and not (have["unlimited_quota"] and want["unlimited_quota"] is False):
+        want["remain_quota"] = None
     out = dict(have)
     out.update(dict((k, v) for k, v in want.items() if v is not None))
     return out
@@ -201,10 +231,13 @@ def public(token):
     return out
 
 
-def validate(module, view):
+def validate(module, view, have=None):
+    """Refuse what one-api would refuse or what breaks the token. The quota is checked only when it is set now
+    (``have`` is None for a new token), so a limited token that has used up its budget can still be updated."""
     if len(module.params["name"].encode("utf-8")) > 30:
         module.fail_json(msg="name must be at most 30 bytes (one-api refuses longer token names)")
-    if not view["unlimited_quota"] and not view["remain_quota"]:
+    quota_set = have is None or any(view[k] != have[k] for k in ("unlimited_quota", "remain_quota"))
+    if quota_set and not view["unlimited_quota"] and not view["remain_quota"]:
         module.fail_json(msg="a limited token (unlimited_quota=false) with remain_quota 0 fails on its first use: "
                              "set remain_quota or unlimited_quota=true")
     expiry = view["expired_time"]
@@ -244,11 +277,11 @@ def run(module, client):
         return result
 
     have = current_view(current)
-    view = merged_view(want, have)
+    view = merged_view(want, have, p["remain_quota_mode"])
     if view == have:
         result["token"] = public(current)
         return result
-    validate(module, view)
+    validate(module, view, have)
     body = full_body(current["id"], p["name"], current.get("status", 1), view)
     result["changed"] = True
     result["diff"] = dict(before=dict(name=p["name"], **have), after=dict(name=p["name"], **view))
@@ -265,24 +298,16 @@ def run(module, client):
 
 
 def main():
-    argument_spec = oneapi_argument_spec()
-    argument_spec.update(
+    run_module(dict(
         name=dict(type="str", required=True),
         state=dict(type="str", choices=["present", "absent"], default="present"),
         unlimited_quota=dict(type="bool"),
         remain_quota=dict(type="int"),
+        remain_quota_mode=dict(type="str", choices=["initial", "exact"], default="initial"),
         expired_time=dict(type="int"),
         models=dict(type="list", elements="str"),
         subnet=dict(type="list", elements="str"),
-    )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    try:
-        result = run(module, OneApiClient.from_module(module))
-    except OneApiError as exc:
-        module.fail_json(msg=str(exc))
-    if not module._diff:
-        result.pop("diff", None)
-    module.exit_json(**result)
+    ), run)
 
 
 if __name__ == "__main__":

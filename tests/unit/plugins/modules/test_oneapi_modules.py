@@ -331,7 +331,7 @@ def test_token_create_returns_sk_key_and_is_idempotent(fake, capsys):
 def test_token_update_sends_the_full_object(fake, capsys):
     row = fake.add_token(name="web", status=1, expired_time=-1, unlimited_quota=False, remain_quota=500000,
                          models="gpt-4-32k", subnet="10.0.0.0/8")
-    run_module(oneapi_token, fake, dict(name="web", remain_quota=1000000))
+    run_module(oneapi_token, fake, dict(name="web", remain_quota=1000000, remain_quota_mode="exact"))
     res = result_of(capsys)
     assert res["changed"] is True
     body = fake.writes()[-1][2]
@@ -339,6 +339,68 @@ def test_token_update_sends_the_full_object(fake, capsys):
                         models="gpt-4-32k", subnet="10.0.0.0/8")
     assert row["expired_time"] == -1 and row["models"] == "gpt-4-32k"
     assert res["diff"]["before"]["remain_quota"] == 500000 and "key" not in res["diff"]["after"]
+
+
+LIMITED = dict(name="web", unlimited_quota=False, remain_quota=500000)
+
+
+def use_token(fake, token_id, quota):
+    """What one-api does on every relay call with a limited token."""
+    fake.tokens[token_id]["remain_quota"] -= quota
+    fake.tokens[token_id]["used_quota"] += quota
+
+
+def test_token_initial_quota_mode_is_idempotent_after_use(fake, capsys):
+    run_module(oneapi_token, fake, LIMITED)
+    tid = result_of(capsys)["token"]["id"]
+    assert fake.tokens[tid]["remain_quota"] == 500000 and fake.tokens[tid]["unlimited_quota"] is False
+    use_token(fake, tid, 1234)
+    writes = len(fake.writes())
+    run_module(oneapi_token, fake, LIMITED)
+    res = result_of(capsys)
+    assert res["changed"] is False and "diff" not in res
+    assert len(fake.writes()) == writes and fake.tokens[tid]["remain_quota"] == 500000 - 1234
+    # a raised budget in the task is not applied to the existing token either (that is what exact is for)
+    run_module(oneapi_token, fake, dict(LIMITED, remain_quota=900000))
+    assert result_of(capsys)["changed"] is False and len(fake.writes()) == writes
+
+
+def test_token_initial_quota_mode_keeps_the_used_quota_when_other_fields_change(fake, capsys):
+    row = fake.add_token(name="web", unlimited_quota=False, remain_quota=0, used_quota=500000, status=4)
+    run_module(oneapi_token, fake, dict(LIMITED, models=["gpt-4-32k"]))
+    res = result_of(capsys)
+    assert res["changed"] is True
+    body = fake.writes()[-1][2]
+    assert body["remain_quota"] == 0 and body["unlimited_quota"] is False and body["models"] == "gpt-4-32k"
+    assert row["remain_quota"] == 0 and row["status"] == 4
+    assert res["diff"]["before"]["remain_quota"] == res["diff"]["after"]["remain_quota"] == 0
+
+
+def test_token_initial_quota_mode_applies_the_quota_when_unlimited_becomes_limited(fake, capsys):
+    row = fake.add_token(name="web", unlimited_quota=True, remain_quota=0)
+    run_module(oneapi_token, fake, LIMITED)
+    res = result_of(capsys)
+    assert res["changed"] is True and row["unlimited_quota"] is False and row["remain_quota"] == 500000
+    assert res["diff"]["after"]["remain_quota"] == 500000
+    use_token(fake, row["id"], 100)
+    run_module(oneapi_token, fake, LIMITED)
+    assert result_of(capsys)["changed"] is False and row["remain_quota"] == 499900
+    # unlimited -> limited without a quota would break the token at its first use
+    row2 = fake.add_token(name="other", unlimited_quota=True, remain_quota=0)
+    run_module(oneapi_token, fake, dict(name="other", unlimited_quota=False))
+    assert "remain_quota" in result_of(capsys)["msg"] and row2["unlimited_quota"] is True
+
+
+def test_token_exact_quota_mode_tops_up_after_use(fake, capsys):
+    run_module(oneapi_token, fake, dict(LIMITED, remain_quota_mode="exact"))
+    tid = result_of(capsys)["token"]["id"]
+    run_module(oneapi_token, fake, dict(LIMITED, remain_quota_mode="exact"))
+    assert result_of(capsys)["changed"] is False
+    use_token(fake, tid, 1234)
+    run_module(oneapi_token, fake, dict(LIMITED, remain_quota_mode="exact"), diff=False)
+    res = result_of(capsys)
+    assert res["changed"] is True and "diff" not in res
+    assert fake.tokens[tid]["remain_quota"] == 500000
 
 
 def test_token_check_mode_and_validation(fake, capsys):
