@@ -47,6 +47,10 @@ if [ "${ANSIBLE_TEST_REUSE_COPY:-false}" != "true" ] || [ ! -d "$dest/.git" ]; t
     tar --null -T - -cf -) | tar -xf - -C "$dest"
   # ansible-test needs git-ignored paths to stay out; give the copy the same .gitignore semantics by
   # making it a throw-away git repository with every copied file tracked.
+  # Local settings for integration targets (git-ignored), e.g. oneapi_it_image to test against upstream images.
+  if [ -f "$root/tests/integration/integration_config.yml" ]; then
+    cp "$root/tests/integration/integration_config.yml" "$dest/tests/integration/"
+  fi
   (cd "$dest" && git init -q && git add -A && git -c user.name=ansible-test -c user.email=ansible-test@localhost commit -qm snapshot)
 fi
 

@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+from ansible.module_utils.common.parameters import PASS_VARS
 from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.llmops.eas_stack.plugins.module_utils import eas, eas_waiter
@@ -62,6 +63,9 @@ def probes(monkeypatch):
 def run(capsys, sdk, check_mode=False, diff=True, **args):
     args = dict(dict(name='svc', region='cn-hangzhou', access_key_id='ak', access_key_secret='sk',
                      _ansible_check_mode=check_mode, _ansible_diff=diff), **args)
+    if 'inject_invocation' not in PASS_VARS:
+        # ansible-core before 2.20 always returns the invocation and does not know this switch
+        args.pop('_ansible_inject_invocation', None)
     with patch_module_args(args):
         with pytest.MonkeyPatch.context() as mp:
             mp.setattr(eas, '_SDKClient', lambda config: sdk)
