@@ -1,7 +1,7 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Lab stand-in for the chatgpt-web service (image ``chenzhaoyu94/chatgpt-web``).
 
-Written from ``shared/reference/chatgpt-web.md``; Python standard library only, so it runs in the lab
+Written from chatgpt-web's documented behaviour (docs/lab-chatgpt-web-standin.md); Python standard library only, so it runs in the lab
 base image. It reproduces the behaviour that automation has to survive:
 
 * the environment variables of the real Node service and their defaults (``OPENAI_API_KEY``,
