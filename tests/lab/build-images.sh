@@ -36,7 +36,7 @@ build_local_base() {
   trap 'rm -rf "$tmp"' RETURN
   log "building $local_base from Debian $suite with mmdebstrap"
   mmdebstrap --quiet --variant=apt --include=python3,ca-certificates "$suite" "$tmp/rootfs.tar"
-  docker import -q -c 'CMD ["python3"]' -c 'ENV LANG=C.UTF-8' "$tmp/rootfs.tar" "$local_base" >/dev/null
+  docker import -c 'CMD ["python3"]' -c 'ENV LANG=C.UTF-8' "$tmp/rootfs.tar" "$local_base" >/dev/null
 }
 
 base=""
