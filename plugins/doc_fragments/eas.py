@@ -49,7 +49,7 @@ notes:
     Calls that create something are retried only on throttling, because a retried create after a network
     error could create twice.
 requirements:
-  - alibabacloud-eas20210701 >= 6.8.3, < 7 (the maintained 6.x line; 7.0.0 is an older API surface)
+  - alibabacloud-eas20210701 >= 6.17.0, < 7 (the maintained 6.x line; 7.0.0 is an older API surface)
   - alibabacloud-tea-openapi >= 0.4.5
   - alibabacloud-credentials (only when credentials come from the default chain)
 """

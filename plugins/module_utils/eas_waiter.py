@@ -18,21 +18,20 @@ from urllib.error import HTTPError
 
 from ansible.module_utils.urls import open_url, ConnectionError as UrlsConnectionError
 
-from ansible_collections.llmops.eas_stack.plugins.module_utils.eas import EASError
+from ansible_collections.llmops.eas_stack.plugins.module_utils.eas_client import EASError
+from ansible_collections.llmops.eas_stack.plugins.module_utils.errors import ModuleError
 
 SERVICE_FAILED = ('Failed', 'CreateFailed', 'DeleteFailed')
-SERVICE_SETTLED = ('Running', 'Stopped')
 RESOURCE_READY = 'ResourceReady'
 INSTANCE_READY = 'Ready'
 INSTANCE_FAILED = ('CreateFailed',)
 
 
-class EASWaitError(Exception):
-    """A wait that failed (failure state) or timed out; the message explains why."""
+class EASWaitError(ModuleError):
+    """A wait that failed (failure state) or timed out; the message explains why. ``last`` is the last state seen."""
 
     def __init__(self, message, last=None, timed_out=False):
         super().__init__(message)
-        self.message = message
         self.last = last
         self.timed_out = timed_out
 
@@ -159,7 +158,7 @@ def service_version(service):
 # still show the OLD state, Running with RunningInstance == TotalInstance, so a plain "Running?" check returns before
 # anything happened.
 # * After an update, the server records a new config version (LatestVersion grows) and rolls it out; CurrentVersion
-#   reaches LatestVersion when the rollout is complete (the emulator and the reference, section 11, behave so). The
+#   reaches LatestVersion when the rollout is complete. The
 #   caller passes ``min_version`` = LatestVersion before the call + 1; Running counts only once
 #   LatestVersion >= min_version and CurrentVersion == LatestVersion. If LatestVersion never grows (a server that did
 #   not make a new version for this change, or that reports no versions), the plain Running check applies again after

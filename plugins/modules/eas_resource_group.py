@@ -172,11 +172,11 @@ actions:
   elements: str
 """
 
-from ansible_collections.llmops.eas_stack.plugins.module_utils.eas import AnsibleEASModule, EASError, EASRunner
+from ansible_collections.llmops.eas_stack.plugins.module_utils.eas_client import EASRunner
 from ansible_collections.llmops.eas_stack.plugins.module_utils.eas_waiter import (
-    EASWaitError, active_instances, wait_for_instances_gone, wait_for_resource_gone, wait_for_resource_group,
-    wait_for_service,
+    active_instances, wait_for_instances_gone, wait_for_resource_gone, wait_for_resource_group, wait_for_service,
 )
+from ansible_collections.llmops.eas_stack.plugins.module_utils.errors import ModuleError
 
 
 def _num(value, kind=float):
@@ -219,14 +219,28 @@ def pick_for_deletion(instances, count):
     return (not_ready + ready)[:count]
 
 
-class GroupRunner(EASRunner):
+class ResourceGroupRunner(EASRunner):
+    options = dict(
+        name=dict(type='str', required=True),
+        resource_id=dict(type='str'),
+        state=dict(type='str', default='present', choices=['present', 'absent']),
+        instance_type=dict(type='str'),
+        instance_count=dict(type='int'),
+        charge_type=dict(type='str', default='PostPaid', choices=['PostPaid', 'PrePaid']),
+        zone=dict(type='str'),
+        system_disk_size=dict(type='int'),
+        force=dict(type='bool', default=False),
+        wait=dict(type='bool', default=True),
+        wait_timeout=dict(type='int', default=1800),
+    )
+
     def find(self):
         name = self.params['name']
         if self.params['resource_id']:
             return self.client.describe_resource(self.params['resource_id'])
         matches = [r for r in self.client.list_resources(resource_name=name) if r.get('ResourceName') == name]
         if len(matches) > 1:
-            self.module.fail_json(msg='%d resource groups are named %s (%s); set resource_id to choose one' % (
+            raise ModuleError('%d resource groups are named %s (%s); set resource_id to choose one' % (
                 len(matches), name, ', '.join(str(r.get('ResourceId')) for r in matches)))
         if not matches:
             return None
@@ -240,122 +254,104 @@ class GroupRunner(EASRunner):
         before = dict(state='present' if resource else 'absent',
                       instance_count=len(active_instances(instances)) if resource else 0)
         if params['state'] == 'absent':
-            return self.absent(resource, instances, before)
-        return self.present(resource, instances, before)
+            resource, instances, after = self.absent(resource, instances)
+        else:
+            resource, instances, after = self.present(resource, instances)
+        self.diff(before, after)
+        return dict(resource_group=group_result(resource, instances))
 
-    def absent(self, resource, instances, before):
+    def absent(self, resource, instances):
         after = dict(state='absent', instance_count=0)
         if resource is None:
-            return self.finish(None, [], before, after)
+            return None, [], after
         rid = resource['ResourceId']
         services = self.client.list_services(resource_id=rid)
         if services:
             names = ', '.join(str(s.get('ServiceName')) for s in services)
             if not self.params['force']:
-                self.module.fail_json(
-                    msg='resource group %s (%s) still has services: %s. Delete them first (eas_service state=absent) '
-                        'or set force=true to delete them with the group.' % (self.params['name'], rid, names),
+                raise ModuleError(
+                    'resource group %s (%s) still has services: %s. Delete them first (eas_service state=absent) '
+                    'or set force=true to delete them with the group.' % (self.params['name'], rid, names),
                     resource_group=group_result(resource, instances))
             for service in services:
                 self.do('DeleteService', self.client.delete_service, service.get('ServiceName'))
-            if not self.module.check_mode:
+            if not self.check_mode:
                 for service in services:
                     wait_for_service(self.client, service.get('ServiceName'), 'absent', self.params['wait_timeout'])
         to_delete = [i['InstanceId'] for i in instances if i.get('InstanceStatus') != 'Deleting']
         if to_delete:
             self.do('DeleteResourceInstances', self.client.delete_resource_instances, rid, to_delete)
-        if not self.module.check_mode and instances:
+        if not self.check_mode and instances:
             # DeleteResource is rejected while the group still has nodes: always wait for them.
             wait_for_instances_gone(self.client, rid, [i['InstanceId'] for i in instances], self.params['wait_timeout'])
         self.do('DeleteResource', self.client.delete_resource, rid)
-        if self.params['wait'] and not self.module.check_mode:
+        if self.check_mode:
+            return resource, instances, after
+        if self.params['wait']:
             wait_for_resource_gone(self.client, rid, self.params['wait_timeout'])
-        return self.finish(None if not self.module.check_mode else resource, [] if not self.module.check_mode else instances,
-                           before, after)
+        return None, [], after
 
-    def present(self, resource, instances, before):
+    def present(self, resource, instances):
         params = self.params
         count = params['instance_count']
         if count is not None and count < 1:
-            self.module.fail_json(msg='instance_count must be at least 1 (use state=absent to delete the group), got %s' % count)
+            raise ModuleError('instance_count must be at least 1 (use state=absent to delete the group), got %s' % count)
         if resource is None:
-            if params['resource_id']:
-                self.module.fail_json(msg='resource group %s does not exist' % params['resource_id'])
-            missing = [opt for opt in ('instance_type', 'instance_count') if params[opt] is None]
-            if missing:
-                self.module.fail_json(msg='resource group %s does not exist; %s required to create it'
-                                      % (params['name'], ' and '.join(missing) + (' is' if len(missing) == 1 else ' are')))
-            created = self.do('CreateResource', self.client.create_resource, params['name'], params['instance_type'], count,
-                              params['charge_type'], params['zone'], params['system_disk_size'])
-            after = dict(state='present', instance_count=count)
-            if self.module.check_mode:
-                return self.finish(dict(ResourceName=params['name']), [], before, after)
-            rid = created.get('ResourceId')
-            if params['wait']:
-                resource, instances = wait_for_resource_group(self.client, rid, params['wait_timeout'], expected_count=count)
-            else:
-                resource = self.client.describe_resource(rid) or dict(ResourceId=rid, ResourceName=params['name'])
-                instances = self.client.list_resource_instances(rid)
-            return self.finish(resource, instances, before, after)
-
+            return self.create(count)
         rid = resource['ResourceId']
         active = active_instances(instances)
         after = dict(state='present', instance_count=count if count is not None else len(active))
         if params['instance_type'] and any(i.get('InstanceType') not in (None, params['instance_type']) for i in active):
-            self.module.warn('resource group %s has nodes of another type than %s; existing nodes are not changed, '
-                             'only new nodes get the requested type' % (params['name'], params['instance_type']))
+            self.warn('resource group %s has nodes of another type than %s; existing nodes are not changed, '
+                      'only new nodes get the requested type' % (params['name'], params['instance_type']))
         failed = [i for i in instances if i.get('InstanceStatus') == 'CreateFailed']
         if failed:
-            self.module.warn('resource group %s has %d node(s) that failed to be created (%s); they are not counted'
-                             % (params['name'], len(failed), ', '.join(i.get('InstanceId') for i in failed)))
+            self.warn('resource group %s has %d node(s) that failed to be created (%s); they are not counted'
+                      % (params['name'], len(failed), ', '.join(i.get('InstanceId') for i in failed)))
         if count is not None and count > len(active):
             instance_type = params['instance_type'] or (active[0].get('InstanceType') if active else None)
             if not instance_type:
-                self.module.fail_json(msg='instance_type is required to add nodes to resource group %s' % params['name'])
+                raise ModuleError('instance_type is required to add nodes to resource group %s' % params['name'])
             self.do('CreateResourceInstances', self.client.create_resource_instances, rid, instance_type,
                     count - len(active), params['charge_type'], params['zone'], params['system_disk_size'])
         elif count is not None and count < len(active):
             victims = pick_for_deletion(active, len(active) - count)
             self.do('DeleteResourceInstances', self.client.delete_resource_instances, rid, [i['InstanceId'] for i in victims])
-            if not self.module.check_mode and params['wait']:
+            if not self.check_mode and params['wait']:
                 wait_for_instances_gone(self.client, rid, [i['InstanceId'] for i in victims], params['wait_timeout'])
-        if self.module.check_mode:
-            return self.finish(resource, instances, before, after)
+        if self.check_mode:
+            return resource, instances, after
         if params['wait'] and (self.actions or resource.get('Status') != 'ResourceReady'):
             resource, instances = wait_for_resource_group(self.client, rid, params['wait_timeout'], expected_count=count)
         elif self.actions:
             resource = self.client.describe_resource(rid) or resource
             instances = self.client.list_resource_instances(rid)
-        return self.finish(resource, instances, before, after)
+        return resource, instances, after
 
-    def finish(self, resource, instances, before, after):
-        self.exit(before, after, resource_group=group_result(resource, instances))
+    def create(self, count):
+        params = self.params
+        if params['resource_id']:
+            raise ModuleError('resource group %s does not exist' % params['resource_id'])
+        missing = [opt for opt in ('instance_type', 'instance_count') if params[opt] is None]
+        if missing:
+            raise ModuleError('resource group %s does not exist; %s required to create it'
+                              % (params['name'], ' and '.join(missing) + (' is' if len(missing) == 1 else ' are')))
+        created = self.do('CreateResource', self.client.create_resource, params['name'], params['instance_type'], count,
+                          params['charge_type'], params['zone'], params['system_disk_size'])
+        after = dict(state='present', instance_count=count)
+        if self.check_mode:
+            return dict(ResourceName=params['name']), [], after
+        rid = created.get('ResourceId')
+        if params['wait']:
+            resource, instances = wait_for_resource_group(self.client, rid, params['wait_timeout'], expected_count=count)
+        else:
+            resource = self.client.describe_resource(rid) or dict(ResourceId=rid, ResourceName=params['name'])
+            instances = self.client.list_resource_instances(rid)
+        return resource, instances, after
 
 
 def main():
-    module = AnsibleEASModule(
-        argument_spec=dict(
-            name=dict(type='str', required=True),
-            resource_id=dict(type='str'),
-            state=dict(type='str', default='present', choices=['present', 'absent']),
-            instance_type=dict(type='str'),
-            instance_count=dict(type='int'),
-            charge_type=dict(type='str', default='PostPaid', choices=['PostPaid', 'PrePaid']),
-            zone=dict(type='str'),
-            system_disk_size=dict(type='int'),
-            force=dict(type='bool', default=False),
-            wait=dict(type='bool', default=True),
-            wait_timeout=dict(type='int', default=1800),
-        ),
-        supports_check_mode=True,
-    )
-    runner = GroupRunner(module)
-    try:
-        runner.run()
-    except EASError as err:
-        module.fail_json_eas(err, actions=runner.actions)
-    except EASWaitError as err:
-        module.fail_json(msg=err.message, actions=runner.actions)
+    ResourceGroupRunner.main()
 
 
 if __name__ == '__main__':

@@ -234,32 +234,34 @@ actions:
 import copy
 import time
 
-from ansible_collections.llmops.eas_stack.plugins.module_utils.eas import (
-    AnsibleEASModule, EASError, EASRunner, config_difference, config_secret_values, deep_merge, endpoint_url,
-    parse_service_config, project, scrub, service_endpoints_argument_spec, service_result,
+from ansible_collections.llmops.eas_stack.plugins.module_utils.compare import config_difference, deep_merge, project
+from ansible_collections.llmops.eas_stack.plugins.module_utils.eas_client import EASRunner
+from ansible_collections.llmops.eas_stack.plugins.module_utils.eas_service_config import (
+    config_secret_values, endpoint_url, parse_service_config, scrub, service_endpoints_argument_spec, service_result,
 )
 from ansible_collections.llmops.eas_stack.plugins.module_utils.eas_waiter import (
     SERVICE_FAILED, EASWaitError, probe_endpoint, service_version, wait_for_service, wait_until_visible,
 )
+from ansible_collections.llmops.eas_stack.plugins.module_utils.errors import ModuleError
 
 TRANSITIONAL = ('Creating', 'Pending', 'Waiting', 'Starting', 'Updating', 'HotUpdate', 'Scaling', 'Stopping',
                 'Cloning', 'Committing')
 
 
-def build_desired(module):
+def build_desired(params):
     """The config to compare and send: the user's config, plus the single-instance rolling-update fix."""
-    config = module.params['config']
+    config = params['config']
     if config is None:
         return None
     desired = copy.deepcopy(config)
-    name = module.params['name']
+    name = params['name']
     meta = desired.get('metadata')
     if meta is not None and not isinstance(meta, dict):
-        module.fail_json(msg='config.metadata must be a dict')
+        raise ModuleError('config.metadata must be a dict')
     if meta and meta.get('name') not in (None, name):
-        module.fail_json(msg='config.metadata.name (%s) differs from name (%s); drop it or make them equal'
-                         % (meta.get('name'), name))
-    if module.params['auto_max_unavailable'] and meta and meta.get('resource'):
+        raise ModuleError('config.metadata.name (%s) differs from name (%s); drop it or make them equal'
+                          % (meta.get('name'), name))
+    if params['auto_max_unavailable'] and meta and meta.get('resource'):
         try:
             instances = int(meta.get('instance', 1))
         except (TypeError, ValueError):
@@ -283,11 +285,26 @@ def plan_update(desired, current, update_type):
 
 
 class ServiceRunner(EASRunner):
+    options = dict(
+        name=dict(type='str', required=True),
+        state=dict(type='str', default='present', choices=['present', 'running', 'stopped', 'restarted', 'absent']),
+        config=dict(type='dict'),
+        update_type=dict(type='str', default='merge', choices=['merge', 'replace']),
+        auto_max_unavailable=dict(type='bool', default=True),
+        workspace_id=dict(type='str'),
+        wait=dict(type='bool', default=True),
+        wait_timeout=dict(type='int', default=1200),
+        probe_endpoint=dict(type='bool', default=True),
+        return_access_token=dict(type='bool', default=True, no_log=False),
+        **service_endpoints_argument_spec()
+    )
+
     def __init__(self, module):
         super().__init__(module)
+        # dockerAuth and secret-looking env values of the config: masked in the invocation, the result and the diff.
+        module.no_log_values.update(config_secret_values(module.params['config']))
         self.name = module.params['name']
         self.https = module.params['https_endpoints']
-        self.tokens = set()
         self.initial_status = None
         self.started = time.monotonic()
         self.min_version = None
@@ -297,8 +314,9 @@ class ServiceRunner(EASRunner):
         return max(1, round(self.params['wait_timeout'] - (time.monotonic() - self.started)))
 
     def remember(self, service):
+        """Keep the token of every service read: it is masked if the task fails."""
         if service and service.get('AccessToken'):
-            self.tokens.add(service['AccessToken'])
+            self.secrets.add(service['AccessToken'])
         return service
 
     def describe(self):
@@ -322,16 +340,19 @@ class ServiceRunner(EASRunner):
         self.do('RestartService', self.client.restart_service, self.name)
         self.restarted = True
 
-    def fail(self, **kwargs):
-        # On failure the token is masked everywhere (message, returned service). On success it is returned in clear
-        # (exit_json would mask no_log values), and the task should set no_log: true.
-        self.module.no_log_values.update(self.tokens)
-        self.module.fail_json(actions=self.actions, **kwargs)
-
     def run(self):
+        try:
+            return self.converge()
+        except EASWaitError as err:
+            last = err.last if isinstance(err.last, dict) else None
+            self.remember(last)
+            err.extra['service'] = service_result(last, self.https) if last else {}
+            raise
+
+    def converge(self):
         params = self.params
         state = params['state']
-        desired = build_desired(self.module)
+        desired = build_desired(params)
         service = self.describe()
         current_config = parse_service_config(service)
         status = service.get('Status') if service else None
@@ -345,7 +366,7 @@ class ServiceRunner(EASRunner):
             if service:
                 if status != 'Deleting':
                     self.do('DeleteService', self.client.delete_service, self.name)
-                if params['wait'] and not self.module.check_mode:
+                if params['wait'] and not self.check_mode:
                     self.wait('absent')
                 service = None
             after = dict(status='absent')
@@ -356,13 +377,13 @@ class ServiceRunner(EASRunner):
         created = updated = False
         if service is None:
             if state == 'stopped':
-                self.module.fail_json(msg='service %s does not exist, so it cannot be stopped; create it with '
-                                          'state=present or state=running first' % self.name)
+                raise ModuleError('service %s does not exist, so it cannot be stopped; create it with '
+                                  'state=present or state=running first' % self.name)
             if desired is None:
-                self.module.fail_json(msg='service %s does not exist; config is required to create it' % self.name)
+                raise ModuleError('service %s does not exist; config is required to create it' % self.name)
             body = copy.deepcopy(desired)
             body.setdefault('metadata', {}).setdefault('name', self.name)
-            self.do('CreateService', self.client.create_service, body, None, params['workspace_id'])
+            self.do('CreateService', self.client.create_service, body, params['workspace_id'])
             created = True
             after = dict(status='Running', config=scrub(desired))
         elif desired is not None:
@@ -370,7 +391,7 @@ class ServiceRunner(EASRunner):
             after['config'] = scrub(deep_merge(project(current_config, desired), desired)
                                     if params['update_type'] == 'merge' else desired)
             if action:
-                if status in TRANSITIONAL and params['wait'] and not self.module.check_mode:
+                if status in TRANSITIONAL and params['wait'] and not self.check_mode:
                     # An update in the middle of a create/update/stop may be rejected: let it settle first.
                     service = self.wait('settled')
                     status = service.get('Status')
@@ -384,16 +405,16 @@ class ServiceRunner(EASRunner):
         if not created:
             if state == 'running':
                 if status in ('Stopped', 'Stopping'):
-                    if status == 'Stopping' and not self.module.check_mode:
+                    if status == 'Stopping' and not self.check_mode:
                         self.wait('Stopped')
                     self.do('StartService', self.client.start_service, self.name)
                 after['status'] = 'Running'
             elif state == 'stopped':
                 if status not in ('Stopped', 'Stopping'):
-                    if updated and params['wait'] and not self.module.check_mode:
+                    if updated and params['wait'] and not self.check_mode:
                         self.wait('settled')
                     self.do('StopService', self.client.stop_service, self.name)
-                elif updated and params['wait'] and not self.module.check_mode:
+                elif updated and params['wait'] and not self.check_mode:
                     # Some servers start a stopped service to apply an update; stop it again if so.
                     settled = self.wait('settled')
                     if settled and settled.get('Status') == 'Running':
@@ -401,7 +422,7 @@ class ServiceRunner(EASRunner):
                 after['status'] = 'Stopped'
             elif state == 'restarted':
                 if status in ('Stopped', 'Stopping'):
-                    if status == 'Stopping' and not self.module.check_mode:
+                    if status == 'Stopping' and not self.check_mode:
                         self.wait('Stopped')
                     self.do('StartService', self.client.start_service, self.name)
                 else:
@@ -410,7 +431,7 @@ class ServiceRunner(EASRunner):
         elif state == 'restarted':
             after['status'] = 'Running'
 
-        if self.module.check_mode:
+        if self.check_mode:
             return self.finish(service, before, after)
 
         if params['wait']:
@@ -419,8 +440,8 @@ class ServiceRunner(EASRunner):
             if service and service.get('Status') == 'Running' and params['probe_endpoint']:
                 endpoint = endpoint_url(service.get('InternetEndpoint') or service.get('IntranetEndpoint'), self.https)
                 if not endpoint:
-                    self.fail(msg='service %s is Running but has no endpoint to probe; set probe_endpoint=false'
-                              % self.name, service=service_result(service, self.https))
+                    raise ModuleError('service %s is Running but has no endpoint to probe; set probe_endpoint=false'
+                                      % self.name, service=service_result(service, self.https))
                 probe_endpoint(endpoint, service.get('AccessToken') or '', self.remaining())
         elif created:
             service = self.remember(wait_until_visible(self.client, self.name))
@@ -432,37 +453,12 @@ class ServiceRunner(EASRunner):
         result = service_result(service, self.https)
         if not self.params['return_access_token']:
             result.pop('access_token', None)
-        self.exit(before, after, service=result)
+        self.diff(before, after)
+        return dict(service=result)
 
 
 def main():
-    module = AnsibleEASModule(
-        argument_spec=dict(
-            name=dict(type='str', required=True),
-            state=dict(type='str', default='present', choices=['present', 'running', 'stopped', 'restarted', 'absent']),
-            config=dict(type='dict'),
-            update_type=dict(type='str', default='merge', choices=['merge', 'replace']),
-            auto_max_unavailable=dict(type='bool', default=True),
-            workspace_id=dict(type='str'),
-            wait=dict(type='bool', default=True),
-            wait_timeout=dict(type='int', default=1200),
-            probe_endpoint=dict(type='bool', default=True),
-            return_access_token=dict(type='bool', default=True, no_log=False),
-            **service_endpoints_argument_spec()
-        ),
-        supports_check_mode=True,
-    )
-    # dockerAuth and secret-looking env values of the config: masked in the invocation, the result and the diff.
-    module.no_log_values.update(config_secret_values(module.params['config']))
-    runner = ServiceRunner(module)
-    try:
-        runner.run()
-    except EASError as err:
-        module.no_log_values.update(runner.tokens)
-        module.fail_json_eas(err, actions=runner.actions)
-    except EASWaitError as err:
-        runner.remember(err.last if isinstance(err.last, dict) else None)
-        runner.fail(msg=err.message, service=service_result(err.last, runner.https) if isinstance(err.last, dict) else {})
+    ServiceRunner.main()
 
 
 if __name__ == '__main__':

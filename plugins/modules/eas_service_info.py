@@ -10,8 +10,8 @@ short_description: Read PAI-EAS online services
 version_added: 1.0.0
 description:
   - With O(name), describes one service (C(DescribeService)), including its endpoints and token.
-  - Without O(name), lists services (C(ListServices)) matching the filters. The API returns no endpoints and no
-    token in lists; use O(name) for those.
+  - Without O(name), lists services (C(ListServices)) matching the filters. Lists carry no endpoints and no token
+    (the module removes a token the server may send in a list); use O(name) for those.
 author:
   - llmops.eas_stack contributors (!UNKNOWN)
 options:
@@ -85,7 +85,7 @@ services:
       description: VPC endpoint (only with O(name)).
       type: str
     access_token:
-      description: Service token (only with O(name)). Secret; set C(no_log) on the task.
+      description: Service token (only with O(name), never in list mode). Secret; set C(no_log) on the task.
       type: str
     config:
       description: The parsed service config.
@@ -107,34 +107,39 @@ services:
       type: int
 """
 
-from ansible_collections.llmops.eas_stack.plugins.module_utils.eas import (
-    AnsibleEASModule, EASError, service_endpoints_argument_spec, service_result,
+from ansible_collections.llmops.eas_stack.plugins.module_utils.eas_client import EASRunner
+from ansible_collections.llmops.eas_stack.plugins.module_utils.eas_service_config import (
+    service_endpoints_argument_spec, service_result,
 )
 
 
-def main():
-    module = AnsibleEASModule(
-        argument_spec=dict(
-            name=dict(type='str'),
-            filter=dict(type='str'),
-            resource_id=dict(type='str'),
-            status=dict(type='str'),
-            **service_endpoints_argument_spec()
-        ),
-        supports_check_mode=True,
+class ServiceInfoRunner(EASRunner):
+    options = dict(
+        name=dict(type='str'),
+        filter=dict(type='str'),
+        resource_id=dict(type='str'),
+        status=dict(type='str'),
+        **service_endpoints_argument_spec()
     )
-    client = module.client()
-    params = module.params
-    try:
+
+    def run(self):
+        params = self.params
         if params['name']:
-            service = client.describe_service(params['name'])
-            services = [service] if service else []
-        else:
-            filters = dict(filter=params['filter'], resource_id=params['resource_id'], service_status=params['status'])
-            services = client.list_services(**dict((k, v) for k, v in filters.items() if v is not None))
-    except EASError as err:
-        module.fail_json_eas(err)
-    module.exit_json(changed=False, services=[service_result(s, params['https_endpoints']) for s in services])
+            service = self.client.describe_service(params['name'])
+            return dict(services=[service_result(service, params['https_endpoints'])] if service else [])
+        filters = dict(filter=params['filter'], resource_id=params['resource_id'], service_status=params['status'])
+        services = self.client.list_services(**dict((k, v) for k, v in filters.items() if v is not None))
+        listed = []
+        for service in services:
+            item = service_result(service, params['https_endpoints'])
+            for key in ('access_token', 'internet_endpoint', 'intranet_endpoint'):
+                item.pop(key, None)
+            listed.append(item)
+        return dict(services=listed)
+
+
+def main():
+    ServiceInfoRunner.main()
 
 
 if __name__ == '__main__':

@@ -140,9 +140,10 @@ key_updated:
 
 import copy
 
-from ansible_collections.llmops.eas_stack.plugins.module_utils.oneapi import (
-    FINGERPRINT_CONFIG_KEY, OneApiError, dump_json_object, fingerprint_matches, join_list, key_fingerprint,
-    parse_json_object, run_module, split_list)
+from ansible_collections.llmops.eas_stack.plugins.module_utils.errors import ModuleError
+from ansible_collections.llmops.eas_stack.plugins.module_utils.oneapi_client import (
+    FINGERPRINT_CONFIG_KEY, OneApiError, OneApiRunner, dump_json_object, fingerprint_matches, join_list,
+    key_fingerprint, parse_json_object, split_list)
 
 DEFAULT_TYPE = 36
 OPENAI_PATH_TYPES = (1, 8, 25, 28, 29, 36)
@@ -233,25 +234,25 @@ def sanitize(channel):
     return clean
 
 
-def validate(module, want):
-    p = module.params
-    key = p.get("key")
+def validate(params, want, warn):
+    """Refuse what one-api would refuse or silently mangle; warn about what would never be used."""
+    key = params.get("key")
     if key is not None and ("\n" in key or "\r" in key):
-        module.fail_json(msg="key must be a single line: one-api makes one channel per line of the key")
+        raise ModuleError("key must be a single line: one-api makes one channel per line of the key")
     if key is not None and not key.strip():
-        module.fail_json(msg="key must not be empty (one-api refuses a channel without a key)")
+        raise ModuleError("key must not be empty (one-api refuses a channel without a key)")
     if want["group"] is not None and not want["group"]:
-        module.fail_json(msg="group must name at least one group (for example 'default')")
+        raise ModuleError("group must name at least one group (for example 'default')")
     if want["model_mapping"] is not None and want["models"] is not None:
         missing = [k for k in want["model_mapping"] if k not in want["models"]]
         if missing:
-            module.warn("model_mapping keys %s are not in models: one-api routes only the names listed in models, "
-                        "so these mappings are never used" % ", ".join(missing))
+            warn("model_mapping keys %s are not in models: one-api routes only the names listed in models, "
+                 "so these mappings are never used" % ", ".join(missing))
     base_url = want.get("base_url")
     ctype = want["type"] if want["type"] is not None else DEFAULT_TYPE
     if base_url and ctype in OPENAI_PATH_TYPES and base_url.endswith("/v1"):
-        module.warn("base_url ends with /v1, but one-api appends /v1/chat/completions for channel type %d; "
-                    "the upstream will be called at .../v1/v1/chat/completions" % ctype)
+        warn("base_url ends with /v1, but one-api appends /v1/chat/completions for channel type %d; "
+             "the upstream will be called at .../v1/v1/chat/completions" % ctype)
 
 
 def diff_view(view, key_text):
@@ -260,73 +261,8 @@ def diff_view(view, key_text):
     return out
 
 
-def run(module, client):
-    p = module.params
-    want = desired_view(p)
-    validate(module, want)
-    result = dict(changed=False, channel={}, key_updated=False)
-    current = client.find_by_name("channel", p["name"])
-
-    if p["state"] == "absent":
-        if current:
-            result["changed"] = True
-            result["diff"] = dict(before=diff_view(current_view(current), HIDDEN), after={})
-            if not module.check_mode:
-                client.delete_channel(current["id"])
-        return result
-
-    if current is None:
-        if p.get("key") is None:
-            module.fail_json(msg="channel %r does not exist and no key is given: one-api needs a key to create a "
-                                 "channel" % p["name"])
-        body = build_create_body(want, p["key"], key_fingerprint(p["key"]))
-        result.update(changed=True, key_updated=True)
-        shown = dict((k, v) for k, v in body.items() if k != "key")
-        result["diff"] = dict(before={}, after=diff_view(desired_view(dict(p, type=body["type"])), "<hidden, set>"))
-        if module.check_mode:
-            result["channel"] = shown
-            return result
-        client.create_channel(body)
-        created = client.find_by_name("channel", p["name"])
-        if created is None:
-            raise OneApiError("one-api reported the channel %r as created, but a search by name does not find it" % p["name"])
-        result["channel"] = sanitize(created)
-        return result
-
-    have = current_view(current)
-    if want["models"] is not None and not want["models"] and have["models"]:
-        module.fail_json(msg="one-api cannot clear the models of a channel (empty values are skipped by its update); "
-                             "give at least one model or delete the channel")
-    config = parse_json_object(current.get("config"), "channel config")
-    send_key = key_needs_update(p["update_key"], p.get("key"), config)
-    new_config = None
-    if send_key:
-        new_config = dict(config)
-        new_config[FINGERPRINT_CONFIG_KEY] = key_fingerprint(p["key"])
-    body = build_update_body(current["id"], want, have, key=p["key"] if send_key else None, config=new_config)
-    if len(body) == 1:
-        result["channel"] = sanitize(current)
-        return result
-
-    after = dict(have)
-    for field in changed_fields(want, have):
-        after[field] = want[field]
-    result.update(changed=True, key_updated=send_key)
-    result["diff"] = dict(before=diff_view(have, HIDDEN), after=diff_view(after, "<hidden, replaced>" if send_key else HIDDEN))
-    if module.check_mode:
-        merged = dict(current)
-        merged.update(dict((k, v) for k, v in body.items() if k != "key"))
-        result["channel"] = sanitize(merged)
-        return result
-    updated = client.update_channel(body)
-    if not isinstance(updated, dict) or "id" not in updated:
-        updated = client.get_channel(current["id"])
-    result["channel"] = sanitize(updated)
-    return result
-
-
-def main():
-    run_module(dict(
+class ChannelRunner(OneApiRunner):
+    options = dict(
         name=dict(type="str", required=True),
         state=dict(type="str", choices=["present", "absent"], default="present"),
         type=dict(type="int"),
@@ -336,7 +272,68 @@ def main():
         models=dict(type="list", elements="str"),
         model_mapping=dict(type="dict"),
         group=dict(type="list", elements="str"),
-    ), run)
+    )
+
+    def run(self):
+        p = self.params
+        want = desired_view(p)
+        validate(p, want, self.warn)
+        current = self.client.find_by_name("channel", p["name"])
+        if p["state"] == "absent":
+            if current:
+                self.diff(diff_view(current_view(current), HIDDEN), {})
+                self.do("DELETE /api/channel/%s" % current["id"], self.client.delete_channel, current["id"])
+            return dict(channel={}, key_updated=False)
+        if current is None:
+            return self.create(want)
+        return self.update(want, current)
+
+    def create(self, want):
+        p = self.params
+        if p.get("key") is None:
+            raise ModuleError("channel %r does not exist and no key is given: one-api needs a key to create a "
+                              "channel" % p["name"])
+        body = build_create_body(want, p["key"], key_fingerprint(p["key"]))
+        self.diff({}, diff_view(desired_view(dict(p, type=body["type"])), "<hidden, set>"))
+        self.do("POST /api/channel/", self.client.create_channel, body)
+        if self.check_mode:
+            return dict(channel=dict((k, v) for k, v in body.items() if k != "key"), key_updated=True)
+        created = self.client.find_by_name("channel", p["name"])
+        if created is None:
+            raise OneApiError("one-api reported the channel %r as created, but a search by name does not find it" % p["name"])
+        return dict(channel=sanitize(created), key_updated=True)
+
+    def update(self, want, current):
+        p = self.params
+        have = current_view(current)
+        if want["models"] is not None and not want["models"] and have["models"]:
+            raise ModuleError("one-api cannot clear the models of a channel (empty values are skipped by its update); "
+                              "give at least one model or delete the channel")
+        config = parse_json_object(current.get("config"), "channel config")
+        send_key = key_needs_update(p["update_key"], p.get("key"), config)
+        new_config = None
+        if send_key:
+            new_config = dict(config)
+            new_config[FINGERPRINT_CONFIG_KEY] = key_fingerprint(p["key"])
+        body = build_update_body(current["id"], want, have, key=p["key"] if send_key else None, config=new_config)
+        if len(body) == 1:
+            return dict(channel=sanitize(current), key_updated=False)
+        after = dict(have)
+        for field in changed_fields(want, have):
+            after[field] = want[field]
+        self.diff(diff_view(have, HIDDEN), diff_view(after, "<hidden, replaced>" if send_key else HIDDEN))
+        updated = self.do("PUT /api/channel/", self.client.update_channel, body)
+        if self.check_mode:
+            merged = dict(current)
+            merged.update(dict((k, v) for k, v in body.items() if k != "key"))
+            return dict(channel=sanitize(merged), key_updated=send_key)
+        if not isinstance(updated, dict) or "id" not in updated:
+            updated = self.client.get_channel(current["id"])
+        return dict(channel=sanitize(updated), key_updated=send_key)
+
+
+def main():
+    ChannelRunner.main()
 
 
 if __name__ == "__main__":

@@ -24,8 +24,8 @@ attributes:
   check_mode:
     support: full
     details:
-      - The test changes nothing in one-api but the channel's test time and response time, so it also runs
-        in check mode. A channel that does not exist yet is skipped in check mode.
+      - In check mode the channel is looked up but not tested (a test sends a real chat upstream and records its
+        time in one-api); the result has C(skipped=true).
   diff_mode:
     support: none
 options:
@@ -91,7 +91,8 @@ channel_id:
 
 import time
 
-from ansible_collections.llmops.eas_stack.plugins.module_utils.oneapi import run_module
+from ansible_collections.llmops.eas_stack.plugins.module_utils.errors import ModuleError
+from ansible_collections.llmops.eas_stack.plugins.module_utils.oneapi_client import OneApiRunner
 
 
 def run_tests(client, channel_id, retries, delay, sleep=time.sleep):
@@ -106,28 +107,32 @@ def run_tests(client, channel_id, retries, delay, sleep=time.sleep):
         sleep(delay)
 
 
-def run(module, client):
-    p = module.params
-    channel = client.find_by_name("channel", p["name"])
-    if channel is None:
-        if module.check_mode:
-            module.exit_json(changed=False, skipped=True,
-                             msg="channel %r does not exist yet (check mode): not tested" % p["name"])
-        module.fail_json(msg="channel %r does not exist" % p["name"])
-    test = run_tests(client, channel["id"], max(0, p["retries"]), max(0, p["delay"]))
-    result = dict(changed=False, test=test, channel_id=channel["id"])
-    if not test["success"]:
-        module.fail_json(msg="one-api's test of channel %r failed after %d attempt(s): %s"
-                             % (p["name"], test["attempts"], test["message"] or "no message"), **result)
-    return result
-
-
-def main():
-    run_module(dict(
+class ChannelTestRunner(OneApiRunner):
+    options = dict(
         name=dict(type="str", required=True),
         retries=dict(type="int", default=0),
         delay=dict(type="int", default=10),
-    ), run)
+    )
+
+    def run(self):
+        p = self.params
+        channel = self.client.find_by_name("channel", p["name"])
+        if self.check_mode:
+            # A channel test sends a real chat upstream and records its result in one-api: never in check mode.
+            return dict(changed=False, skipped=True, channel_id=(channel or {}).get("id"),
+                        msg="check mode: channel %r not tested" % p["name"])
+        if channel is None:
+            raise ModuleError("channel %r does not exist" % p["name"])
+        test = run_tests(self.client, channel["id"], max(0, p["retries"]), max(0, p["delay"]))
+        if not test["success"]:
+            raise ModuleError("one-api's test of channel %r failed after %d attempt(s): %s"
+                              % (p["name"], test["attempts"], test["message"] or "no message"),
+                              test=test, channel_id=channel["id"])
+        return dict(changed=False, test=test, channel_id=channel["id"])
+
+
+def main():
+    ChannelTestRunner.main()
 
 
 if __name__ == "__main__":

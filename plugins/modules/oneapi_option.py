@@ -55,7 +55,7 @@ changed_settings:
   sample: [RegisterEnabled]
 """
 
-from ansible_collections.llmops.eas_stack.plugins.module_utils.oneapi import run_module
+from ansible_collections.llmops.eas_stack.plugins.module_utils.oneapi_client import OneApiRunner
 
 
 def option_value(value):
@@ -81,29 +81,29 @@ def plan(settings, current):
     return todo
 
 
-def run(module, client):
-    settings = module.params["settings"]
-    for name, value in settings.items():
-        if is_secret(name) and value not in (None, ""):
-            module.no_log_values.add(option_value(value))
-    current = client.get_options()
-    todo = plan(settings, current)
-    hidden = [name for name, dummy in todo if name not in current]
-    if hidden:
-        module.warn("one-api does not return the options %s, so they are written on every run" % ", ".join(hidden))
-    result = dict(changed=bool(todo), changed_settings=[name for name, dummy in todo])
-    if todo:
-        result["diff"] = dict(
-            before=dict((n, "<hidden>" if is_secret(n) else current.get(n)) for n, dummy in todo),
-            after=dict((n, "<hidden>" if is_secret(n) else v) for n, v in todo))
-    if not module.check_mode:
+class OptionRunner(OneApiRunner):
+    options = dict(settings=dict(type="dict", required=True))
+
+    def run(self):
+        settings = self.params["settings"]
+        for name, value in settings.items():
+            if is_secret(name) and value not in (None, ""):
+                self.module.no_log_values.add(option_value(value))
+        current = self.client.get_options()
+        todo = plan(settings, current)
+        hidden = [name for name, dummy in todo if name not in current]
+        if hidden:
+            self.warn("one-api does not return the options %s, so they are written on every run" % ", ".join(hidden))
+        if todo:
+            self.diff(dict((n, "<hidden>" if is_secret(n) else current.get(n)) for n, dummy in todo),
+                      dict((n, "<hidden>" if is_secret(n) else v) for n, v in todo))
         for name, value in todo:
-            client.set_option(name, value)
-    return result
+            self.do("PUT /api/option/ %s" % name, self.client.set_option, name, value)
+        return dict(changed_settings=[name for name, dummy in todo])
 
 
 def main():
-    run_module(dict(settings=dict(type="dict", required=True)), run)
+    OptionRunner.main()
 
 
 if __name__ == "__main__":

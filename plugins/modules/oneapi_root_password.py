@@ -34,9 +34,6 @@ options:
     description:
       - The wanted password, 8 to 20 characters, not the initial one.
     required: true
-  access_token:
-    description:
-      - Ignored; this module always logs in with a password.
   initial_password:
     description:
       - The password to fall back to when O(password) is refused. one-api's initial root password is V(123456).
@@ -72,8 +69,9 @@ access_token:
   sample: 0f3c6f0e2b5d4c1e9a7b8c6d5e4f3a2b
 """
 
-from ansible_collections.llmops.eas_stack.plugins.module_utils.oneapi import (
-    INITIAL_ROOT_PASSWORD, OneApiError, oneapi_argument_spec, run_module)
+from ansible_collections.llmops.eas_stack.plugins.module_utils.errors import ModuleError
+from ansible_collections.llmops.eas_stack.plugins.module_utils.oneapi_client import (
+    INITIAL_ROOT_PASSWORD, OneApiError, OneApiRunner, oneapi_argument_spec)
 
 
 def check_password(password, initial):
@@ -89,38 +87,41 @@ def check_password(password, initial):
     return None
 
 
-def run(module, client):
-    p = module.params
-    problem = check_password(p["password"], p["initial_password"])
-    if problem:
-        module.fail_json(msg="%s: set the password option (role variable oneapi_root_password) to 8-20 characters other "
-                             "than 123456" % problem)
-    client.access_token = None
-    result = dict(changed=False)
-    refused = client.try_login(p["password"])
-    if refused is not None:
-        refused_initial = client.try_login(p["initial_password"])
-        if refused_initial is not None:
-            raise OneApiError(
-                "login as %s failed with the given password (%s) and with the initial password (%s). If the password "
-                "was changed to something else, set the password option (role variable oneapi_root_password) to the "
-                "current one." % (client.username, refused, refused_initial))
-        result["changed"] = True
-        result["diff"] = dict(before=dict(password="initial"), after=dict(password="set"))
-        if not module.check_mode:
-            client.set_own_password(p["password"])
-    if p["return_access_token"]:
-        me = client.get_self() or {}
-        result["access_token"] = me.get("access_token") or ""
-    return result
+class RootPasswordRunner(OneApiRunner):
+    options = dict(
+        password=dict(oneapi_argument_spec()["password"], required=True),
+        # This module always logs in with a password; it takes no access token.
+        access_token=None,
+        initial_password=dict(type="str", default=INITIAL_ROOT_PASSWORD, no_log=True),
+        return_access_token=dict(type="bool", default=False, no_log=False),
+    )
+
+    def run(self):
+        p = self.params
+        problem = check_password(p["password"], p["initial_password"])
+        if problem:
+            raise ModuleError("%s: set the password option (role variable oneapi_root_password) to 8-20 characters "
+                              "other than 123456" % problem)
+        client = self.client
+        refused = client.try_login(p["password"])
+        if refused is not None:
+            refused_initial = client.try_login(p["initial_password"])
+            if refused_initial is not None:
+                raise OneApiError(
+                    "login as %s failed with the given password (%s) and with the initial password (%s). If the "
+                    "password was changed to something else, set the password option (role variable "
+                    "oneapi_root_password) to the current one." % (client.username, refused, refused_initial))
+            self.diff(dict(password="initial"), dict(password="set"))
+            self.do("PUT /api/user/self", client.set_own_password, p["password"])
+        result = {}
+        if p["return_access_token"]:
+            me = client.get_self() or {}
+            result["access_token"] = me.get("access_token") or ""
+        return result
 
 
 def main():
-    run_module(dict(
-        password=dict(oneapi_argument_spec()["password"], required=True),
-        initial_password=dict(type="str", default=INITIAL_ROOT_PASSWORD, no_log=True),
-        return_access_token=dict(type="bool", default=False, no_log=False),
-    ), run)
+    RootPasswordRunner.main()
 
 
 if __name__ == "__main__":

@@ -162,7 +162,9 @@ token:
 import copy
 import time
 
-from ansible_collections.llmops.eas_stack.plugins.module_utils.oneapi import OneApiError, join_list, run_module, split_list
+from ansible_collections.llmops.eas_stack.plugins.module_utils.errors import ModuleError
+from ansible_collections.llmops.eas_stack.plugins.module_utils.oneapi_client import (
+    OneApiError, OneApiRunner, join_list, split_list)
 
 MANAGED = ("expired_time", "remain_quota", "unlimited_quota", "models", "subnet")
 
@@ -231,74 +233,22 @@ def public(token):
     return out
 
 
-def validate(module, view, have=None):
+def validate(name, view, have=None):
     """Refuse what one-api would refuse or what breaks the token. The quota is checked only when it is set now
     (``have`` is None for a new token), so a limited token that has used up its budget can still be updated."""
-    if len(module.params["name"].encode("utf-8")) > 30:
-        module.fail_json(msg="name must be at most 30 bytes (one-api refuses longer token names)")
+    if len(name.encode("utf-8")) > 30:
+        raise ModuleError("name must be at most 30 bytes (one-api refuses longer token names)")
     quota_set = have is None or any(view[k] != have[k] for k in ("unlimited_quota", "remain_quota"))
     if quota_set and not view["unlimited_quota"] and not view["remain_quota"]:
-        module.fail_json(msg="a limited token (unlimited_quota=false) with remain_quota 0 fails on its first use: "
-                             "set remain_quota or unlimited_quota=true")
+        raise ModuleError("a limited token (unlimited_quota=false) with remain_quota 0 fails on its first use: "
+                          "set remain_quota or unlimited_quota=true")
     expiry = view["expired_time"]
     if expiry is not None and expiry != -1 and expiry <= int(time.time()):
-        module.fail_json(msg="expired_time %d is not in the future; use -1 for a token that never expires" % expiry)
+        raise ModuleError("expired_time %d is not in the future; use -1 for a token that never expires" % expiry)
 
 
-def run(module, client):
-    p = module.params
-    want = desired_view(p)
-    result = dict(changed=False, token={})
-    current = client.find_by_name("token", p["name"])
-
-    if p["state"] == "absent":
-        if current:
-            result["changed"] = True
-            result["diff"] = dict(before=dict(name=p["name"], **current_view(current)), after={})
-            if not module.check_mode:
-                client.delete_token(current["id"])
-        return result
-
-    if current is None:
-        view = create_view(want)
-        validate(module, view)
-        body = full_body(None, p["name"], None, view)
-        result["changed"] = True
-        result["diff"] = dict(before={}, after=dict(name=p["name"], **view))
-        if module.check_mode:
-            result["token"] = body
-            return result
-        created = client.create_token(body)
-        if not isinstance(created, dict) or not created.get("key"):
-            created = client.find_by_name("token", p["name"])
-            if created is None:
-                raise OneApiError("one-api reported the token %r as created, but a search by name does not find it" % p["name"])
-        result["token"] = public(created)
-        return result
-
-    have = current_view(current)
-    view = merged_view(want, have, p["remain_quota_mode"])
-    if view == have:
-        result["token"] = public(current)
-        return result
-    validate(module, view, have)
-    body = full_body(current["id"], p["name"], current.get("status", 1), view)
-    result["changed"] = True
-    result["diff"] = dict(before=dict(name=p["name"], **have), after=dict(name=p["name"], **view))
-    if module.check_mode:
-        merged = dict(current)
-        merged.update(body)
-        result["token"] = public(merged)
-        return result
-    updated = client.update_token(body)
-    if not isinstance(updated, dict) or not updated.get("key"):
-        updated = dict(current, **body)
-    result["token"] = public(updated)
-    return result
-
-
-def main():
-    run_module(dict(
+class TokenRunner(OneApiRunner):
+    options = dict(
         name=dict(type="str", required=True),
         state=dict(type="str", choices=["present", "absent"], default="present"),
         unlimited_quota=dict(type="bool"),
@@ -307,7 +257,57 @@ def main():
         expired_time=dict(type="int"),
         models=dict(type="list", elements="str"),
         subnet=dict(type="list", elements="str"),
-    ), run)
+    )
+
+    def run(self):
+        p = self.params
+        want = desired_view(p)
+        current = self.client.find_by_name("token", p["name"])
+        if p["state"] == "absent":
+            if current:
+                self.diff(dict(name=p["name"], **current_view(current)), {})
+                self.do("DELETE /api/token/%s" % current["id"], self.client.delete_token, current["id"])
+            return dict(token={})
+        if current is None:
+            return self.create(want)
+        return self.update(want, current)
+
+    def create(self, want):
+        name = self.params["name"]
+        view = create_view(want)
+        validate(name, view)
+        body = full_body(None, name, None, view)
+        self.diff({}, dict(name=name, **view))
+        created = self.do("POST /api/token/", self.client.create_token, body)
+        if self.check_mode:
+            return dict(token=body)
+        if not isinstance(created, dict) or not created.get("key"):
+            created = self.client.find_by_name("token", name)
+            if created is None:
+                raise OneApiError("one-api reported the token %r as created, but a search by name does not find it" % name)
+        return dict(token=public(created))
+
+    def update(self, want, current):
+        name = self.params["name"]
+        have = current_view(current)
+        view = merged_view(want, have, self.params["remain_quota_mode"])
+        if view == have:
+            return dict(token=public(current))
+        validate(name, view, have)
+        body = full_body(current["id"], name, current.get("status", 1), view)
+        self.diff(dict(name=name, **have), dict(name=name, **view))
+        updated = self.do("PUT /api/token/", self.client.update_token, body)
+        if self.check_mode:
+            merged = dict(current)
+            merged.update(body)
+            return dict(token=public(merged))
+        if not isinstance(updated, dict) or not updated.get("key"):
+            updated = dict(current, **body)
+        return dict(token=public(updated))
+
+
+def main():
+    TokenRunner.main()
 
 
 if __name__ == "__main__":

@@ -35,7 +35,7 @@ build_local_base() {
   tmp=$(mktemp -d)
   trap 'rm -rf "$tmp"' RETURN
   log "building $local_base from Debian $suite with mmdebstrap"
-  mmdebstrap --quiet --variant=apt --include=python3,ca-certificates "$suite" "$tmp/rootfs.tar"
+  mmdebstrap --quiet --variant=apt --include=python3,ca-certificates,wget "$suite" "$tmp/rootfs.tar"
   docker import -c 'CMD ["python3"]' -c 'ENV LANG=C.UTF-8' "$tmp/rootfs.tar" "$local_base" >/dev/null
 }
 

@@ -9,7 +9,8 @@ from urllib.error import HTTPError
 
 import pytest
 
-from ansible_collections.llmops.eas_stack.plugins.module_utils.eas import EASClient, RetryPolicy
+from ansible_collections.llmops.eas_stack.plugins.module_utils.eas_client import EASClient
+from ansible_collections.llmops.eas_stack.plugins.module_utils.errors import RetryPolicy
 from ansible_collections.llmops.eas_stack.plugins.module_utils.eas_waiter import (
     EASWaitError, probe_endpoint, wait_for_resource_group, wait_for_service,
 )

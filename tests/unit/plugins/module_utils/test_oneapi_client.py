@@ -12,8 +12,8 @@ from urllib.error import HTTPError
 
 import pytest
 
-from ansible_collections.llmops.eas_stack.plugins.module_utils import oneapi
-from ansible_collections.llmops.eas_stack.plugins.module_utils.oneapi import (
+from ansible_collections.llmops.eas_stack.plugins.module_utils import oneapi_client as oneapi
+from ansible_collections.llmops.eas_stack.plugins.module_utils.oneapi_client import (
     OneApiClient, OneApiError, fingerprint_matches, join_list, key_fingerprint, parse_json_object, split_list)
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from ansible.module_utils.testing import patch_module_args
 
-from ansible_collections.llmops.eas_stack.plugins.module_utils import eas, eas_waiter
+from ansible_collections.llmops.eas_stack.plugins.module_utils import eas_client, eas_connection, eas_waiter
 from ansible_collections.llmops.eas_stack.plugins.modules import eas_resource_group, eas_service_info
 from ansible_collections.llmops.eas_stack.tests.unit.plugins.module_utils.eas_fakes import FakeSDK, client_error
 
@@ -57,7 +57,7 @@ def run(capsys, module, sdk, check_mode=False, **args):
                      _ansible_check_mode=check_mode, _ansible_diff=True), **args)
     with patch_module_args(args):
         with pytest.MonkeyPatch.context() as mp:
-            mp.setattr(eas, '_SDKClient', lambda config: sdk)
+            mp.setattr(eas_client, 'SDKClient', lambda config: sdk)
             with pytest.raises(SystemExit):
                 module.main()
     return json.loads(capsys.readouterr().out)
@@ -164,14 +164,14 @@ def test_bad_input(capsys, args, text):
 
 
 def test_missing_credentials_everywhere(capsys, monkeypatch):
-    for var in eas.ACCESS_KEY_ID_ENV + eas.ACCESS_KEY_SECRET_ENV:
+    for var in eas_connection.ACCESS_KEY_ID_ENV + eas_connection.ACCESS_KEY_SECRET_ENV:
         monkeypatch.delenv(var, raising=False)
 
     class EmptyChain:
         def get_credential(self):
-            raise eas.CredentialException('nothing')
+            raise eas_connection.CredentialException('nothing')
 
-    monkeypatch.setattr(eas, 'CredentialClient', EmptyChain)
+    monkeypatch.setattr(eas_connection, 'CredentialClient', EmptyChain)
     sdk = FakeSDK({})
     result = run(capsys, eas_resource_group, sdk, name='grp', access_key_id=None, access_key_secret=None)
     assert result['failed'] is True and 'no Alibaba Cloud credentials found' in result['msg'] and sdk.calls == []

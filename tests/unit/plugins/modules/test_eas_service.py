@@ -10,7 +10,7 @@ import pytest
 from ansible.module_utils.common.parameters import PASS_VARS
 from ansible.module_utils.testing import patch_module_args
 
-from ansible_collections.llmops.eas_stack.plugins.module_utils import eas, eas_waiter
+from ansible_collections.llmops.eas_stack.plugins.module_utils import eas_client, eas_connection, eas_waiter
 from ansible_collections.llmops.eas_stack.plugins.modules import eas_service
 from ansible_collections.llmops.eas_stack.tests.unit.plugins.module_utils.eas_fakes import FakeSDK, client_error
 
@@ -68,7 +68,7 @@ def run(capsys, sdk, check_mode=False, diff=True, **args):
         args.pop('_ansible_inject_invocation', None)
     with patch_module_args(args):
         with pytest.MonkeyPatch.context() as mp:
-            mp.setattr(eas, '_SDKClient', lambda config: sdk)
+            mp.setattr(eas_client, 'SDKClient', lambda config: sdk)
             with pytest.raises(SystemExit):
                 eas_service.main()
     return json.loads(capsys.readouterr().out)
@@ -148,11 +148,11 @@ def test_instance_count_only_change_scales(capsys, probes):
 def test_user_rolling_strategy_is_respected_and_fix_can_be_disabled():
     class M:
         params = dict(name='svc', auto_max_unavailable=True, config={'metadata': {'resource': 'eas-r-1', 'rolling_strategy': {'max_surge': 1}}})
-    assert eas_service.build_desired(M)['metadata']['rolling_strategy'] == {'max_surge': 1}
+    assert eas_service.build_desired(M.params)['metadata']['rolling_strategy'] == {'max_surge': 1}
     M.params = dict(M.params, auto_max_unavailable=False, config={'metadata': {'resource': 'eas-r-1'}})
-    assert 'rolling_strategy' not in eas_service.build_desired(M)['metadata']
+    assert 'rolling_strategy' not in eas_service.build_desired(M.params)['metadata']
     M.params = dict(M.params, auto_max_unavailable=True, config={'cloud': {'computing': {'instance_type': 'x'}}})
-    assert 'metadata' not in eas_service.build_desired(M)  # public resource group: no fix
+    assert 'metadata' not in eas_service.build_desired(M.params)  # public resource group: no fix
 
 
 @pytest.mark.parametrize('status, state, expected', [

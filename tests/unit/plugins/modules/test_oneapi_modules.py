@@ -14,8 +14,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from ansible.module_utils.testing import patch_module_args
-from ansible_collections.llmops.eas_stack.plugins.module_utils import oneapi
-from ansible_collections.llmops.eas_stack.plugins.module_utils.oneapi import FINGERPRINT_CONFIG_KEY, key_fingerprint
+from ansible_collections.llmops.eas_stack.plugins.module_utils import oneapi_client as oneapi
+from ansible_collections.llmops.eas_stack.plugins.module_utils.oneapi_client import FINGERPRINT_CONFIG_KEY, key_fingerprint
 from ansible_collections.llmops.eas_stack.plugins.modules import (
     oneapi_channel, oneapi_channel_test, oneapi_option, oneapi_root_password, oneapi_token)
 

@@ -19,10 +19,13 @@ from http.cookies import CookieError, SimpleCookie
 from urllib.error import HTTPError, URLError
 from urllib.parse import quote
 
-from ansible.module_utils.basic import AnsibleModule, env_fallback
+from ansible.module_utils.basic import env_fallback
 from ansible.module_utils.common.text.converters import to_native, to_text
 from ansible.module_utils.urls import ConnectionError as UrlsConnectionError
 from ansible.module_utils.urls import open_url
+
+from ansible_collections.llmops.eas_stack.plugins.module_utils.errors import ModuleError
+from ansible_collections.llmops.eas_stack.plugins.module_utils.module_base import ModuleRunner
 
 INITIAL_ROOT_PASSWORD = "123456"
 LOGIN_LIMIT_TEXT = (
@@ -46,7 +49,7 @@ def oneapi_argument_spec():
     )
 
 
-class OneApiError(Exception):
+class OneApiError(ModuleError):
     """An error talking to one-api; ``str(exc)`` is a message fit for ``fail_json``."""
 
 
@@ -58,7 +61,8 @@ def _short(text, limit=300):
 class OneApiClient:
     """One client per module run: it logs in at most once and keeps the ``session`` cookie."""
 
-    def __init__(self, url, username="root", password=None, access_token=None, validate_certs=True, timeout=30):
+    def __init__(self, url, username="root", password=None, access_token=None, validate_certs=True, timeout=30,
+                 check_mode=False):
         if not url:
             raise OneApiError("no one-api URL: set the url option or the ONEAPI_URL environment variable")
         self.base_url = url.rstrip("/")
@@ -69,17 +73,21 @@ class OneApiClient:
         self.timeout = timeout
         self.session_cookie = None
         self.login_attempts = 0
+        self.check_mode = check_mode
 
     @classmethod
-    def from_module(cls, module):
-        p = module.params
-        return cls(p["url"], username=p["username"], password=p["password"], access_token=p.get("access_token"),
-                   validate_certs=p["validate_certs"], timeout=p["timeout"])
+    def from_params(cls, params, check_mode=False):
+        return cls(params["url"], username=params["username"], password=params["password"],
+                   access_token=params.get("access_token"), validate_certs=params["validate_certs"],
+                   timeout=params["timeout"], check_mode=check_mode)
 
     # ---- transport -------------------------------------------------------------------------
 
     def _open(self, method, path, body=None, auth=True):
         """Send one request; return ``(status, headers, text)``. HTTP errors are returned, not raised."""
+        if self.check_mode and method != "GET" and path != "/api/user/login":
+            # A safety net behind the modules' own checks: check mode never writes.
+            raise OneApiError("internal error: %s %s attempted in check mode" % (method, path))
         headers = {"Accept": "application/json"}
         data = None
         if body is not None:
@@ -259,25 +267,17 @@ class OneApiClient:
         return self.request("DELETE", "/api/token/%d" % int(token_id))
 
 
-# ---- the main() of every module ---------------------------------------------------------------
+# ---- the base of every one-api module ----------------------------------------------------------
 
-def run_module(options, run):
-    """The ``main()`` of every one-api module.
+class OneApiRunner(ModuleRunner):
+    """Base of the one-api modules: the connection options and a ``OneApiClient`` built from them."""
 
-    ``options`` are the module's own options, added to the connection options (an entry of the same name replaces
-    the connection option). ``run(module, client)`` returns the result dict or calls ``fail_json``/``exit_json``
-    itself. An OneApiError fails the task with its message; the diff is dropped unless ``--diff`` is on.
-    """
-    argument_spec = oneapi_argument_spec()
-    argument_spec.update(options)
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    try:
-        result = run(module, OneApiClient.from_module(module))
-    except OneApiError as exc:
-        module.fail_json(msg=str(exc))
-    if not module._diff:
-        result.pop("diff", None)
-    module.exit_json(**result)
+    @classmethod
+    def connection_options(cls):
+        return oneapi_argument_spec()
+
+    def make_client(self):
+        return OneApiClient.from_params(self.params, check_mode=self.check_mode)
 
 
 # ---- helpers shared by the modules (pure functions, unit-tested) -----------------------------

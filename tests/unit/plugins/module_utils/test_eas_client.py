@@ -1,5 +1,5 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Units for plugins/module_utils/eas.py at the SDK boundary."""
+"""Units for the EAS connection, client, compare and service-config helpers at the SDK boundary."""
 
 from __future__ import annotations
 
@@ -9,12 +9,18 @@ import pytest
 
 from alibabacloud_eas20210701 import models as eas_models
 
-from ansible_collections.llmops.eas_stack.plugins.module_utils import eas
-from ansible_collections.llmops.eas_stack.plugins.module_utils.eas import (
-    EASClient, EASConfigError, EASError, RetryPolicy, build_client, build_sdk_config, config_difference,
-    config_secret_values, endpoint_url, from_tea_exception, is_subset, parse_endpoint, resolve_credentials, scrub,
-    service_result,
+from ansible_collections.llmops.eas_stack.plugins.module_utils import eas_connection as eas
+from ansible_collections.llmops.eas_stack.plugins.module_utils.compare import config_difference, is_subset
+from ansible_collections.llmops.eas_stack.plugins.module_utils.eas_client import (
+    EASClient, EASError, build_client, from_tea_exception,
 )
+from ansible_collections.llmops.eas_stack.plugins.module_utils.eas_connection import (
+    EASConfigError, build_sdk_config, parse_endpoint, resolve_credentials,
+)
+from ansible_collections.llmops.eas_stack.plugins.module_utils.eas_service_config import (
+    config_secret_values, endpoint_url, scrub, service_result,
+)
+from ansible_collections.llmops.eas_stack.plugins.module_utils.errors import RetryPolicy
 from ansible_collections.llmops.eas_stack.tests.unit.plugins.module_utils.eas_fakes import (
     FakeSDK, client_error, network_error, server_error, throttling_error,
 )
