@@ -43,13 +43,15 @@ BENCH_VARS = {
 
 def run_playbook(playbook, extra_vars_file, *args):
     """Run a playbook with the JSON callback; return (seconds, parsed output, return code)."""
-    env = dict(os.environ, ANSIBLE_STDOUT_CALLBACK='ansible.posix.json', ANSIBLE_CONFIG=os.path.join(ROOT, 'ansible.cfg'))
+    env = dict(
+        os.environ, ANSIBLE_STDOUT_CALLBACK='ansible.posix.json', ANSIBLE_CONFIG=os.path.join(ROOT, 'ansible.cfg')
+    )
     cmd = [os.path.join(ROOT, '.venv', 'bin', 'ansible-playbook'), playbook, '-e', '@' + extra_vars_file] + list(args)
     start = time.monotonic()
     proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, check=False)
     seconds = time.monotonic() - start
     try:
-        data = json.loads(proc.stdout[proc.stdout.index('{'):])
+        data = json.loads(proc.stdout[proc.stdout.index('{') :])
     except ValueError:
         sys.stderr.write(proc.stdout[-4000:] + proc.stderr[-4000:])
         raise SystemExit('%s did not produce JSON output (rc=%d)' % (playbook, proc.returncode))
@@ -66,7 +68,12 @@ def task_spans(data):
         for task in play.get('tasks', []):
             duration = task['task'].get('duration') or {}
             if duration.get('start') and duration.get('end'):
-                yield play['play']['name'], task['task']['name'], parse_time(duration['start']), parse_time(duration['end'])
+                yield (
+                    play['play']['name'],
+                    task['task']['name'],
+                    parse_time(duration['start']),
+                    parse_time(duration['end']),
+                )
 
 
 def play_span(data, prefix):
@@ -134,8 +141,15 @@ def main():
         nodes = billed.get('total_billed_nodes') or 0
         node_hours = nodes * deployed_seconds / 3600.0
         figures.append(('billed node time of this run, node-hours', '%.4f' % node_hours))
-        figures.append(('cost of that node time at CNY %.2f/node-hour' % args.price_per_node_hour, '%.2f' % (node_hours * args.price_per_node_hour)))
-        figures.append(('idle cost if teardown is forgotten, CNY/day', '%.2f' % (nodes * 24 * args.price_per_node_hour)))
+        figures.append(
+            (
+                'cost of that node time at CNY %.2f/node-hour' % args.price_per_node_hour,
+                '%.2f' % (node_hours * args.price_per_node_hour),
+            )
+        )
+        figures.append(
+            ('idle cost if teardown is forgotten, CNY/day', '%.2f' % (nodes * 24 * args.price_per_node_hour))
+        )
 
     width = max(len(name) for name, _value in figures)
     print('llmops.eas_stack lab benchmark (%s)' % datetime.datetime.now().strftime('%Y-%m-%d %H:%M'))

@@ -4,8 +4,13 @@
 #   N passed, N failed
 # Exit status: 0 only when nothing failed.
 #
+# Counts are never stale and never made up: each stage removes its result files before it runs, uses the exit code
+# of its tool, and a stage that ran no test (or crashed before reporting) counts as failed. Sanity tests that
+# ansible-test skips are reported as skipped, not as passed.
+#
 #   scripts/run-tests.sh [lint] [sanity] [units] [integration]     (default: all four)
 #   INTEGRATION_TARGETS="eas_service role_oneapi" scripts/run-tests.sh integration
+#   LAB_REBUILD=false scripts/run-tests.sh integration    (reuse the lab images instead of building them from nothing)
 set -uo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -31,52 +36,97 @@ record() { # stage passed failed [detail]
 
 run_lint() {
   local p=0 f=0 bad=""
+  rm -f "$out"/yamllint.log "$out"/ansible-lint.log "$out"/ruff.log
   echo "=== lint: yamllint"
   if yamllint -s . >"$out/yamllint.log" 2>&1; then p=$((p + 1)); else f=$((f + 1)); bad+=" yamllint"; cat "$out/yamllint.log"; fi
   echo "=== lint: ansible-lint (production profile)"
   if ansible-lint --offline -q >"$out/ansible-lint.log" 2>&1; then p=$((p + 1)); else f=$((f + 1)); bad+=" ansible-lint"; cat "$out/ansible-lint.log"; fi
+  echo "=== lint: ruff format --check (the Python formatter)"
+  if ruff format --check . >"$out/ruff.log" 2>&1; then p=$((p + 1)); else f=$((f + 1)); bad+=" ruff-format"; cat "$out/ruff.log"; fi
   record lint "$p" "$f" "${bad:+failed:$bad}"
+}
+
+# Counts of an ansible-test sanity log: "<passed> <failed> <skipped>".
+sanity_counts() { # log rc
+  python3 - "$1" "$2" <<'PY'
+import re
+import sys
+
+log, rc = open(sys.argv[1], encoding='utf-8', errors='replace').read().splitlines(), int(sys.argv[2])
+ran, skipped, current = [], set(), None
+for line in log:
+    m = re.match(r'^Running sanity test "([^"]+)"', line)
+    if m:
+        current = m.group(1)
+        ran.append(current)
+    elif current and re.match(r'^WARNING: (Skipping sanity test|Required program .* not found)', line):
+        skipped.add(current)
+failed = set()
+for i, line in enumerate(log):
+    if re.match(r'^FATAL: The \d+ sanity test\(s\) listed below', line):
+        for name in log[i + 1:]:
+            if not re.match(r'^[a-z0-9_-]+$', name):
+                break
+            failed.add(name)
+# A non-zero exit without a list of failed tests is a crash: one failure, whatever ran.
+crashed = rc != 0 and not failed
+failed_count = len(failed) + (1 if crashed else 0)
+if not ran:
+    failed_count = max(failed_count, 1)
+passed = len([t for t in ran if t not in failed and t not in skipped])
+print(passed, failed_count, len(skipped - failed), ' '.join(sorted(skipped - failed)))
+PY
 }
 
 run_sanity() {
   echo "=== sanity: ansible-test sanity (offline, no ignore entries)"
+  rm -f "$out/sanity.log"
   bash "$here/ansible-test.sh" sanity --venv >"$out/sanity.log" 2>&1
-  local rc=$? total nfail
-  total=$(grep -c '^Running sanity test' "$out/sanity.log")
-  nfail=$(sed -n 's/^ERROR: The \([0-9]*\) sanity test(s) listed below (out of [0-9]*) failed.*/\1/p' "$out/sanity.log" | tail -n 1)
-  nfail=${nfail:-0}
-  if [ "$rc" -ne 0 ]; then
-    grep -E '^ERROR|^(FAILED|WARNING: .*failed)' "$out/sanity.log" | head -n 60
-    [ "$nfail" -eq 0 ] && nfail=1
+  local rc=$? counts p f s names
+  counts=$(sanity_counts "$out/sanity.log" "$rc")
+  read -r p f s names <<<"$counts"
+  if [ "$rc" -ne 0 ] || [ "$f" -ne 0 ]; then
+    grep -E '^(ERROR|FATAL)' "$out/sanity.log" | head -n 60
   fi
-  record sanity "$((total - nfail))" "$nfail" "log: tests/output/run/sanity.log"
+  record sanity "$p" "$f" "${names:+skipped $s: $names; }log: tests/output/run/sanity.log"
 }
 
 run_units() {
   echo "=== units: pytest tests/unit"
+  rm -f "$out/units.xml" "$out/units.log"
   PYTHONPATH="$root/.collections${PYTHONPATH:+:$PYTHONPATH}" python -m pytest tests/unit -q -p no:cacheprovider \
-    --junitxml="$out/units.xml" 2>&1 | tee "$out/units.log" | tail -n 25
-  local counts
-  counts=$(python - "$out/units.xml" <<'PY'
+    --junitxml="$out/units.xml" >"$out/units.log" 2>&1
+  local rc=$? counts
+  tail -n 25 "$out/units.log"
+  counts=$(python3 - "$out/units.xml" "$rc" <<'PY'
 import sys
 import xml.etree.ElementTree as ET
+rc = int(sys.argv[2])
 try:
     root = ET.parse(sys.argv[1]).getroot()
 except (OSError, ET.ParseError):
-    print("0 1")
+    print(0, 1, 'pytest wrote no report (exit code %d)' % rc)
     sys.exit()
-suites = [root] if root.tag == "testsuite" else list(root)
-tests = sum(int(s.get("tests", 0)) for s in suites)
-bad = sum(int(s.get("failures", 0)) + int(s.get("errors", 0)) for s in suites)
-skipped = sum(int(s.get("skipped", 0)) for s in suites)
-print(tests - bad - skipped, bad)
+suites = [root] if root.tag == 'testsuite' else list(root)
+tests = sum(int(s.get('tests', 0)) for s in suites)
+bad = sum(int(s.get('failures', 0)) + int(s.get('errors', 0)) for s in suites)
+skipped = sum(int(s.get('skipped', 0)) for s in suites)
+note = 'skipped %d' % skipped if skipped else ''
+if tests - skipped == 0:
+    bad, note = max(bad, 1), 'no test ran'
+elif rc != 0 and bad == 0:
+    bad, note = 1, 'pytest exited %d' % rc
+print(tests - bad - skipped if tests - skipped else 0, bad, note)
 PY
 )
-  record units "${counts% *}" "${counts#* }" "log: tests/output/run/units.log"
+  local p f note
+  read -r p f note <<<"$counts"
+  record units "$p" "$f" "${note:+$note; }log: tests/output/run/units.log"
 }
 
 integration_targets() {
   local d name
+  shopt -s nullglob
   for d in tests/integration/targets/*/; do
     name=$(basename "$d")
     case "$name" in setup_* | prepare_*) continue ;; esac
@@ -86,10 +136,13 @@ integration_targets() {
 }
 
 run_integration() {
-  local targets p=0 f=0 bad="" t first=true
+  local targets p=0 f=0 bad="" t first=true build_args=(--rebuild-base)
   if [ -n "${INTEGRATION_TARGETS:-}" ]; then targets=$INTEGRATION_TARGETS; else targets=$(integration_targets); fi
-  echo "=== integration: lab images"
-  if ! bash "$root/tests/lab/build-images.sh" >"$out/lab-images.log" 2>&1; then
+  [ "${LAB_REBUILD:-true}" = "true" ] || build_args=()
+  rm -f "$out"/lab-images.log "$out"/integration-*.log
+  # The build path runs every time (a cached image must never hide a broken build).
+  echo "=== integration: lab images (${build_args[*]:-reused})"
+  if ! bash "$root/tests/lab/build-images.sh" "${build_args[@]}" >"$out/lab-images.log" 2>&1; then
     cat "$out/lab-images.log"
     record integration 0 1 "lab images failed to build"
     return
@@ -109,6 +162,10 @@ run_integration() {
       tail -n 60 "$out/integration-$t.log"
     fi
   done
+  if [ $((p + f)) -eq 0 ]; then
+    f=1
+    bad=" (no target ran)"
+  fi
   record integration "$p" "$f" "${bad:+failed:$bad}"
 }
 

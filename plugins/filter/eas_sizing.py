@@ -9,23 +9,34 @@ from __future__ import annotations
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.llmops.eas_stack.plugins.module_utils.gpu_sizing import (
-    SizingError, fit, placement_errors, vllm_service_config,
+    SizingError,
+    fit,
+    placement_errors,
+    vllm_service_config,
 )
 
 
-def eas_model_fit(model, instance_type, max_model_len, gpu_memory_utilization=0.9, gpu_memory_gib=0,
-                  extra_presets=None):
+def eas_model_fit(
+    model, instance_type, max_model_len, gpu_memory_utilization=0.9, gpu_memory_gib=0, extra_presets=None
+):
     """Whether the model fits one GPU of the instance type; an unknown model or type is a non-fit with its message."""
     try:
-        return fit(model, instance_type, int(max_model_len), float(gpu_memory_utilization), float(gpu_memory_gib or 0),
-                   extra_presets)
+        return fit(
+            model,
+            instance_type,
+            int(max_model_len),
+            float(gpu_memory_utilization),
+            float(gpu_memory_gib or 0),
+            extra_presets,
+        )
     except SizingError as err:
         return dict(fits=False, message=str(err))
 
 
 def eas_placement_errors(instance_type, cpu=0, memory=0, service_instance_count=1, instance_count=1):
-    return placement_errors(instance_type, int(cpu or 0), int(memory or 0), int(service_instance_count),
-                            int(instance_count))
+    return placement_errors(
+        instance_type, int(cpu or 0), int(memory or 0), int(service_instance_count), int(instance_count)
+    )
 
 
 def eas_vllm_service_config(settings):
@@ -37,5 +48,8 @@ def eas_vllm_service_config(settings):
 
 class FilterModule:
     def filters(self):
-        return dict(eas_model_fit=eas_model_fit, eas_placement_errors=eas_placement_errors,
-                    eas_vllm_service_config=eas_vllm_service_config)
+        return dict(
+            eas_model_fit=eas_model_fit,
+            eas_placement_errors=eas_placement_errors,
+            eas_vllm_service_config=eas_vllm_service_config,
+        )

@@ -15,7 +15,13 @@ import json
 import re
 
 from ansible_collections.llmops.eas_stack.plugins.module_utils.eas_connection import (
-    SDKClient, TeaException, UnretryableException, build_sdk_config, check_sdk, eas_argument_spec, eas_models,
+    SDKClient,
+    TeaException,
+    UnretryableException,
+    build_sdk_config,
+    check_sdk,
+    eas_argument_spec,
+    eas_models,
     open_api_models,
 )
 from ansible_collections.llmops.eas_stack.plugins.module_utils.errors import ModuleError, RetryPolicy
@@ -125,11 +131,22 @@ def _body(response):
     return body.to_map() or {}
 
 
-MUTATING_ACTIONS = frozenset([
-    'CreateService', 'UpdateService', 'ScaleService', 'StartService', 'StopService', 'RestartService',
-    'DeleteService', 'CreateResource', 'UpdateResource', 'DeleteResource', 'CreateResourceInstances',
-    'DeleteResourceInstances',
-])
+MUTATING_ACTIONS = frozenset(
+    [
+        'CreateService',
+        'UpdateService',
+        'ScaleService',
+        'StartService',
+        'StopService',
+        'RestartService',
+        'DeleteService',
+        'CreateResource',
+        'UpdateResource',
+        'DeleteResource',
+        'CreateResourceInstances',
+        'DeleteResourceInstances',
+    ]
+)
 # A create that failed with a 5xx or a network error may have created the object: retried only on throttling,
 # which the server refuses before doing anything.
 CREATING_ACTIONS = frozenset(['CreateService', 'CreateResource', 'CreateResourceInstances'])
@@ -189,14 +206,19 @@ class EASClient:
     # -- services ------------------------------------------------------------------------------------------------
     def describe_service(self, name):
         """The Service object, or None when it does not exist."""
-        return self._call('DescribeService', 'describe service %s' % name,
-                          lambda: self.sdk.describe_service(self.region, name, eas_models.DescribeServiceRequest()),
-                          not_found=True)
+        return self._call(
+            'DescribeService',
+            'describe service %s' % name,
+            lambda: self.sdk.describe_service(self.region, name, eas_models.DescribeServiceRequest()),
+            not_found=True,
+        )
 
     def list_services(self, **filters):
         """ListServices with snake_case filters (service_name, filter, resource_id, service_status, ...)."""
+
         def page(number, size):
             return self.sdk.list_services(eas_models.ListServicesRequest(page_number=number, page_size=size, **filters))
+
         return self._paged('ListServices', 'list services', page, 'Services')
 
     def create_service(self, config, workspace_id=None):
@@ -206,95 +228,153 @@ class EASClient:
 
     def update_service(self, name, body, update_type=None):
         request = eas_models.UpdateServiceRequest(body=json.dumps(body, sort_keys=True), update_type=update_type)
-        return self._call('UpdateService', 'update service %s' % name,
-                          lambda: self.sdk.update_service(self.region, name, request))
+        return self._call(
+            'UpdateService', 'update service %s' % name, lambda: self.sdk.update_service(self.region, name, request)
+        )
 
     def scale_service(self, name, instance):
         request = eas_models.ScaleServiceRequest(instance=int(instance))
-        return self._call('ScaleService', 'scale service %s to %s instances' % (name, instance),
-                          lambda: self.sdk.scale_service(self.region, name, request))
+        return self._call(
+            'ScaleService',
+            'scale service %s to %s instances' % (name, instance),
+            lambda: self.sdk.scale_service(self.region, name, request),
+        )
 
     def start_service(self, name):
-        return self._call('StartService', 'start service %s' % name,
-                          lambda: self.sdk.start_service(self.region, name, eas_models.StartServiceRequest()))
+        return self._call(
+            'StartService',
+            'start service %s' % name,
+            lambda: self.sdk.start_service(self.region, name, eas_models.StartServiceRequest()),
+        )
 
     def stop_service(self, name):
-        return self._call('StopService', 'stop service %s' % name,
-                          lambda: self.sdk.stop_service(self.region, name, eas_models.StopServiceRequest()))
+        return self._call(
+            'StopService',
+            'stop service %s' % name,
+            lambda: self.sdk.stop_service(self.region, name, eas_models.StopServiceRequest()),
+        )
 
     def restart_service(self, name):
-        return self._call('RestartService', 'restart service %s' % name,
-                          lambda: self.sdk.restart_service(self.region, name, eas_models.RestartServiceRequest()))
+        return self._call(
+            'RestartService',
+            'restart service %s' % name,
+            lambda: self.sdk.restart_service(self.region, name, eas_models.RestartServiceRequest()),
+        )
 
     def delete_service(self, name):
         """Returns False when the service was already gone."""
-        result = self._call('DeleteService', 'delete service %s' % name,
-                            lambda: self.sdk.delete_service(self.region, name, eas_models.DeleteServiceRequest()),
-                            not_found=True)
+        result = self._call(
+            'DeleteService',
+            'delete service %s' % name,
+            lambda: self.sdk.delete_service(self.region, name, eas_models.DeleteServiceRequest()),
+            not_found=True,
+        )
         return result is not None
 
     def describe_service_events(self, name, event_type='Warning', page_size=20):
         request = eas_models.DescribeServiceEventRequest(event_type=event_type, page_num='1', page_size=str(page_size))
-        body = self._call('DescribeServiceEvent', 'describe events of service %s' % name,
-                          lambda: self.sdk.describe_service_event(self.region, name, request), not_found=True)
+        body = self._call(
+            'DescribeServiceEvent',
+            'describe events of service %s' % name,
+            lambda: self.sdk.describe_service_event(self.region, name, request),
+            not_found=True,
+        )
         return (body or {}).get('Events') or []
 
     def describe_service_diagnosis(self, name):
-        body = self._call('DescribeServiceDiagnosis', 'diagnose service %s' % name,
-                          lambda: self.sdk.describe_service_diagnosis(self.region, name,
-                                                                      eas_models.DescribeServiceDiagnosisRequest()),
-                          not_found=True)
+        body = self._call(
+            'DescribeServiceDiagnosis',
+            'diagnose service %s' % name,
+            lambda: self.sdk.describe_service_diagnosis(
+                self.region, name, eas_models.DescribeServiceDiagnosisRequest()
+            ),
+            not_found=True,
+        )
         return (body or {}).get('DiagnosisList') or []
 
     def describe_service_log(self, name, page_size=50):
         request = eas_models.DescribeServiceLogRequest(page_num=1, page_size=page_size)
-        body = self._call('DescribeServiceLog', 'read the log of service %s' % name,
-                          lambda: self.sdk.describe_service_log(self.region, name, request), not_found=True)
+        body = self._call(
+            'DescribeServiceLog',
+            'read the log of service %s' % name,
+            lambda: self.sdk.describe_service_log(self.region, name, request),
+            not_found=True,
+        )
         return (body or {}).get('Logs') or []
 
     # -- resource groups -----------------------------------------------------------------------------------------
     def list_resources(self, **filters):
         def page(number, size):
-            return self.sdk.list_resources(eas_models.ListResourcesRequest(page_number=number, page_size=size, **filters))
+            return self.sdk.list_resources(
+                eas_models.ListResourcesRequest(page_number=number, page_size=size, **filters)
+            )
+
         return self._paged('ListResources', 'list resource groups', page, 'Resources')
 
     def describe_resource(self, resource_id):
-        return self._call('DescribeResource', 'describe resource group %s' % resource_id,
-                          lambda: self.sdk.describe_resource(self.region, resource_id, eas_models.DescribeResourceRequest()),
-                          not_found=True)
+        return self._call(
+            'DescribeResource',
+            'describe resource group %s' % resource_id,
+            lambda: self.sdk.describe_resource(self.region, resource_id, eas_models.DescribeResourceRequest()),
+            not_found=True,
+        )
 
     def create_resource(self, name, instance_type, instance_count, charge_type, zone=None, system_disk_size=None):
         request = eas_models.CreateResourceRequest(
-            resource_type='Dedicated', resource_name=name, ecs_instance_type=instance_type,
-            ecs_instance_count=int(instance_count), charge_type=charge_type, zone=zone,
-            system_disk_size=system_disk_size)
-        return self._call('CreateResource', 'create resource group %s' % name, lambda: self.sdk.create_resource(request))
+            resource_type='Dedicated',
+            resource_name=name,
+            ecs_instance_type=instance_type,
+            ecs_instance_count=int(instance_count),
+            charge_type=charge_type,
+            zone=zone,
+            system_disk_size=system_disk_size,
+        )
+        return self._call(
+            'CreateResource', 'create resource group %s' % name, lambda: self.sdk.create_resource(request)
+        )
 
     def delete_resource(self, resource_id):
-        result = self._call('DeleteResource', 'delete resource group %s' % resource_id,
-                            lambda: self.sdk.delete_resource(self.region, resource_id, eas_models.DeleteResourceRequest()),
-                            not_found=True)
+        result = self._call(
+            'DeleteResource',
+            'delete resource group %s' % resource_id,
+            lambda: self.sdk.delete_resource(self.region, resource_id, eas_models.DeleteResourceRequest()),
+            not_found=True,
+        )
         return result is not None
 
     def list_resource_instances(self, resource_id):
         def page(number, size):
             return self.sdk.list_resource_instances(
-                self.region, resource_id, eas_models.ListResourceInstancesRequest(page_number=number, page_size=size))
-        return self._paged('ListResourceInstances', 'list instances of resource group %s' % resource_id,
-                           page, 'Instances')
+                self.region, resource_id, eas_models.ListResourceInstancesRequest(page_number=number, page_size=size)
+            )
 
-    def create_resource_instances(self, resource_id, instance_type, count, charge_type, zone=None, system_disk_size=None):
+        return self._paged(
+            'ListResourceInstances', 'list instances of resource group %s' % resource_id, page, 'Instances'
+        )
+
+    def create_resource_instances(
+        self, resource_id, instance_type, count, charge_type, zone=None, system_disk_size=None
+    ):
         request = eas_models.CreateResourceInstancesRequest(
-            ecs_instance_type=instance_type, ecs_instance_count=int(count), charge_type=charge_type, zone=zone,
-            system_disk_size=system_disk_size)
-        return self._call('CreateResourceInstances', 'add %s instances to resource group %s' % (count, resource_id),
-                          lambda: self.sdk.create_resource_instances(self.region, resource_id, request))
+            ecs_instance_type=instance_type,
+            ecs_instance_count=int(count),
+            charge_type=charge_type,
+            zone=zone,
+            system_disk_size=system_disk_size,
+        )
+        return self._call(
+            'CreateResourceInstances',
+            'add %s instances to resource group %s' % (count, resource_id),
+            lambda: self.sdk.create_resource_instances(self.region, resource_id, request),
+        )
 
     def delete_resource_instances(self, resource_id, instance_ids):
         request = eas_models.DeleteResourceInstancesRequest(instance_list=','.join(instance_ids))
-        return self._call('DeleteResourceInstances',
-                          'delete instances %s of resource group %s' % (', '.join(instance_ids), resource_id),
-                          lambda: self.sdk.delete_resource_instances(self.region, resource_id, request))
+        return self._call(
+            'DeleteResourceInstances',
+            'delete instances %s of resource group %s' % (', '.join(instance_ids), resource_id),
+            lambda: self.sdk.delete_resource_instances(self.region, resource_id, request),
+        )
 
 
 def build_client(params, check_mode=False, retry=None, credential_client_factory=None, sdk_factory=None):

@@ -13,6 +13,21 @@ from ansible.module_utils.basic import env_fallback
 
 from ansible_collections.llmops.eas_stack.plugins.module_utils.errors import ModuleError
 
+__all__ = [
+    'SDK_REQUIREMENT',
+    'SDKClient',
+    'eas_models',
+    'open_api_models',
+    'TeaException',
+    'UnretryableException',
+    'EASConfigError',
+    'eas_argument_spec',
+    'check_sdk',
+    'parse_endpoint',
+    'resolve_credentials',
+    'build_sdk_config',
+]
+
 # The one SDK requirement of the collection (requirements.txt and the doc fragment say the same; a unit test checks).
 SDK_REQUIREMENT = 'alibabacloud-eas20210701>=6.17.0,<7'
 
@@ -21,6 +36,7 @@ try:
     from alibabacloud_eas20210701 import models as eas_models
     from alibabacloud_tea_openapi import models as open_api_models
     from Tea.exceptions import TeaException, UnretryableException
+
     SDK_IMPORT_ERROR = None
 except ImportError:
     SDK_IMPORT_ERROR = traceback.format_exc()
@@ -31,6 +47,7 @@ except ImportError:
 
     class UnretryableException(TeaException):  # type: ignore[no-redef]
         """Stand-in so that ``except`` clauses work when the SDK is missing."""
+
 
 try:
     from alibabacloud_credentials.client import Client as CredentialClient
@@ -70,12 +87,16 @@ def eas_argument_spec():
 def check_sdk():
     """Raise EASConfigError when the SDK is missing or is the older 7.0.0 API surface."""
     if SDK_IMPORT_ERROR is not None:
-        raise EASConfigError('Failed to import the required Python library (%s) on the controller\'s Python. Install it '
-                             'into the Python that runs Ansible (pip install "%s").' % (SDK_REQUIREMENT, SDK_REQUIREMENT),
-                             exception=SDK_IMPORT_ERROR)
+        raise EASConfigError(
+            'Failed to import the required Python library (%s) on the controller\'s Python. Install it '
+            'into the Python that runs Ansible (pip install "%s").' % (SDK_REQUIREMENT, SDK_REQUIREMENT),
+            exception=SDK_IMPORT_ERROR,
+        )
     if not hasattr(eas_models, 'ScaleServiceRequest') or not hasattr(eas_models, 'DescribeServiceRequest'):
-        raise EASConfigError('%s is required; the installed version is the older 7.0.0 API surface '
-                             '(pip install "%s")' % (SDK_REQUIREMENT, SDK_REQUIREMENT))
+        raise EASConfigError(
+            '%s is required; the installed version is the older 7.0.0 API surface '
+            '(pip install "%s")' % (SDK_REQUIREMENT, SDK_REQUIREMENT)
+        )
 
 
 def parse_endpoint(endpoint, region):
@@ -116,7 +137,8 @@ NO_CREDENTIALS = (
     '(security_token for STS); (2) the environment variables ALIBABA_CLOUD_ACCESS_KEY_ID/'
     'ALIBABA_CLOUD_ACCESS_KEY_SECRET and the older ALICLOUD_ACCESS_KEY(_ID)/ALICLOUD_SECRET_KEY; '
     '(3) the alibabacloud-credentials default chain (OIDC, ~/.aliyun/config.json, '
-    '~/.alibabacloud/credentials, ECS RAM role, ALIBABA_CLOUD_CREDENTIALS_URI). Set one of them.')
+    '~/.alibabacloud/credentials, ECS RAM role, ALIBABA_CLOUD_CREDENTIALS_URI). Set one of them.'
+)
 
 
 def resolve_credentials(params, credential_client_factory=None):
@@ -140,10 +162,13 @@ def resolve_credentials(params, credential_client_factory=None):
         missing = 'access_key_secret' if ak else 'access_key_id'
         raise EASConfigError(
             'access_key_id and access_key_secret must be given together; %s is missing '
-            '(option, or environment %s)' % (missing, ' / '.join(ACCESS_KEY_SECRET_ENV if ak else ACCESS_KEY_ID_ENV)))
+            '(option, or environment %s)' % (missing, ' / '.join(ACCESS_KEY_SECRET_ENV if ak else ACCESS_KEY_ID_ENV))
+        )
     factory = credential_client_factory or CredentialClient
     if factory is None:
-        raise EASConfigError(NO_CREDENTIALS + ' (the alibabacloud-credentials package is not installed, so (3) was skipped)')
+        raise EASConfigError(
+            NO_CREDENTIALS + ' (the alibabacloud-credentials package is not installed, so (3) was skipped)'
+        )
     try:
         credential = factory()
         # Resolve now, so that "nothing found" is reported clearly instead of an SDK error on the first call.
@@ -159,10 +184,16 @@ def build_sdk_config(params, credential_client_factory=None):
     """Return the keyword arguments of ``open_api_models.Config`` for the module parameters."""
     region = _blank_to_none(params.get('region'))
     if not region:
-        raise EASConfigError('region is required: set the region option, or the environment variable %s'
-                             % ' / '.join(REGION_ENV))
+        raise EASConfigError(
+            'region is required: set the region option, or the environment variable %s' % ' / '.join(REGION_ENV)
+        )
     host, protocol = parse_endpoint(params.get('endpoint'), region)
-    kwargs = dict(region_id=region, endpoint=host, protocol=protocol,
-                  read_timeout=READ_TIMEOUT_MS, connect_timeout=CONNECT_TIMEOUT_MS)
+    kwargs = dict(
+        region_id=region,
+        endpoint=host,
+        protocol=protocol,
+        read_timeout=READ_TIMEOUT_MS,
+        connect_timeout=CONNECT_TIMEOUT_MS,
+    )
     kwargs.update(resolve_credentials(params, credential_client_factory))
     return kwargs

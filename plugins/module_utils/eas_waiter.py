@@ -92,15 +92,25 @@ def explain_service(client, name, service, headline, events=5, log_lines=10):
     """A failure message: the headline, the service's state, warning events, diagnosis, last log lines."""
     lines = [headline]
     if service:
-        lines.append('Status: %s (Reason: %s) Message: %s; instances running %s of %s, pending %s' % (
-            service.get('Status'), service.get('Reason'), service.get('Message'), service.get('RunningInstance'),
-            service.get('TotalInstance'), service.get('PendingInstance')))
+        lines.append(
+            'Status: %s (Reason: %s) Message: %s; instances running %s of %s, pending %s'
+            % (
+                service.get('Status'),
+                service.get('Reason'),
+                service.get('Message'),
+                service.get('RunningInstance'),
+                service.get('TotalInstance'),
+                service.get('PendingInstance'),
+            )
+        )
     try:
         warnings = client.describe_service_events(name, event_type='Warning')
         if warnings:
             lines.append('Warning events (latest %d):' % min(events, len(warnings)))
             for event in warnings[-events:]:
-                lines.append('  - %s %s: %s' % (event.get('Time'), event.get('Reason'), _event_message(event.get('Message'))))
+                lines.append(
+                    '  - %s %s: %s' % (event.get('Time'), event.get('Reason'), _event_message(event.get('Message')))
+                )
         else:
             lines.append('Warning events: none')
     except EASError as err:
@@ -172,8 +182,20 @@ VERSION_GRACE = 60
 CHANGE_GRACE = 30
 
 
-def wait_for_service(client, name, target, timeout, sleep=None, clock=None, invisible_polls=3, stale_failed_polls=0,
-                     min_version=None, version_grace=VERSION_GRACE, require_change=False, change_grace=CHANGE_GRACE):
+def wait_for_service(
+    client,
+    name,
+    target,
+    timeout,
+    sleep=None,
+    clock=None,
+    invisible_polls=3,
+    stale_failed_polls=0,
+    min_version=None,
+    version_grace=VERSION_GRACE,
+    require_change=False,
+    change_grace=CHANGE_GRACE,
+):
     """Wait until the service reaches ``target`` and return the last Service dict (None for ``absent``).
 
     ``target``: ``Running`` (Status Running and all instances running), ``Stopped``, ``absent`` (404) or
@@ -208,8 +230,10 @@ def wait_for_service(client, name, target, timeout, sleep=None, clock=None, invi
             if service is None:
                 return True, None
             if service.get('Status') == 'DeleteFailed':
-                raise EASWaitError(explain_service(client, name, service, 'Service %s failed to delete (DeleteFailed).' % name),
-                                   last=service)
+                raise EASWaitError(
+                    explain_service(client, name, service, 'Service %s failed to delete (DeleteFailed).' % name),
+                    last=service,
+                )
             return False, service
         if service is None:
             state['missing'] += 1
@@ -222,9 +246,15 @@ def wait_for_service(client, name, target, timeout, sleep=None, clock=None, invi
         if status in SERVICE_FAILED and state['polls'] <= stale_failed_polls:
             return False, service
         if status in SERVICE_FAILED:
-            raise EASWaitError(explain_service(
-                client, name, service, 'Service %s is %s while waiting for %s: %s' % (name, status, target, service.get('Message'))),
-                last=service)
+            raise EASWaitError(
+                explain_service(
+                    client,
+                    name,
+                    service,
+                    'Service %s is %s while waiting for %s: %s' % (name, status, target, service.get('Message')),
+                ),
+                last=service,
+            )
         if target == 'Running':
             return running_reached(service), service
         if target == 'settled':
@@ -237,16 +267,27 @@ def wait_for_service(client, name, target, timeout, sleep=None, clock=None, invi
         service = exc.last
         status = service.get('Status') if service else 'absent'
         wanted = 'Running or Stopped' if target == 'settled' else target
-        headline = 'Timed out after %ss waiting for service %s to be %s; it is still %s.' % (timeout, name, wanted, status)
+        headline = 'Timed out after %ss waiting for service %s to be %s; it is still %s.' % (
+            timeout,
+            name,
+            wanted,
+            status,
+        )
         if service and min_version is not None and status == 'Running':
             headline += ' The update to version %s is not complete yet (current version %s, latest %s).' % (
-                min_version, service.get('CurrentVersion'), service.get('LatestVersion'))
+                min_version,
+                service.get('CurrentVersion'),
+                service.get('LatestVersion'),
+            )
         if status == 'Waiting':
-            headline += (' A service that stays Waiting usually cannot be scheduled (cpu/memory/gpu above what one node of the'
-                         ' resource group can allocate, see InstanceMaxAllocatable*) or never passes its health check'
-                         ' (wrong port).')
-        raise EASWaitError(explain_service(client, name, service, headline) if service else headline,
-                           last=service, timed_out=True)
+            headline += (
+                ' A service that stays Waiting usually cannot be scheduled (cpu/memory/gpu above what one node of the'
+                ' resource group can allocate, see InstanceMaxAllocatable*) or never passes its health check'
+                ' (wrong port).'
+            )
+        raise EASWaitError(
+            explain_service(client, name, service, headline) if service else headline, last=service, timed_out=True
+        )
 
 
 def wait_until_visible(client, name, timeout=10, sleep=None, clock=None):
@@ -263,7 +304,9 @@ def wait_until_visible(client, name, timeout=10, sleep=None, clock=None):
         return None
 
 
-def probe_endpoint(endpoint, token, timeout, sleep=None, clock=None, path='/v1/models', opener=None, request_timeout=10):
+def probe_endpoint(
+    endpoint, token, timeout, sleep=None, clock=None, path='/v1/models', opener=None, request_timeout=10
+):
     """GET ``<endpoint><path>`` with ``Authorization: <token>`` until it answers 200 (or the timeout passes).
 
     The EAS gateway lags behind ``Running`` (503 "no healthy upstream" or an empty 404 meanwhile).
@@ -277,8 +320,9 @@ def probe_endpoint(endpoint, token, timeout, sleep=None, clock=None, path='/v1/m
     def check():
         state['attempts'] += 1
         try:
-            response = opener(url, method='GET', headers={'Authorization': token}, timeout=request_timeout,
-                              follow_redirects='safe')
+            response = opener(
+                url, method='GET', headers={'Authorization': token}, timeout=request_timeout, follow_redirects='safe'
+            )
             code = response.getcode()
             if code == 200:
                 return True, state['attempts']
@@ -296,9 +340,12 @@ def probe_endpoint(endpoint, token, timeout, sleep=None, clock=None, path='/v1/m
     try:
         return poller.run(check)
     except WaitTimedOut as exc:
-        raise EASWaitError('The service is Running but its endpoint %s did not answer 200 within %ss (%s attempts); last '
-                           'answer: %s. Set probe_endpoint=false when the endpoint is not reachable from the controller.'
-                           % (url, timeout, exc.last, state['last']), timed_out=True) from None
+        raise EASWaitError(
+            'The service is Running but its endpoint %s did not answer 200 within %ss (%s attempts); last '
+            'answer: %s. Set probe_endpoint=false when the endpoint is not reachable from the controller.'
+            % (url, timeout, exc.last, state['last']),
+            timed_out=True,
+        ) from None
 
 
 def active_instances(instances):
@@ -324,27 +371,44 @@ def wait_for_resource_group(client, resource_id, timeout, expected_count=None, s
             raise EASWaitError(
                 'Resource group %s failed: status %s (%s); failed instances: %s. Usually the instance type is out of stock '
                 'in this zone: try another zone or instance type; failed nodes can be removed with '
-                'DeleteResourceInstances(AllFailed=true).' % (
-                    resource_id, resource.get('Status'), resource.get('Message'),
-                    ', '.join('%s (%s)' % (i.get('InstanceId'), i.get('InstanceStatus')) for i in failed) or 'none'),
-                last=(resource, instances))
+                'DeleteResourceInstances(AllFailed=true).'
+                % (
+                    resource_id,
+                    resource.get('Status'),
+                    resource.get('Message'),
+                    ', '.join('%s (%s)' % (i.get('InstanceId'), i.get('InstanceStatus')) for i in failed) or 'none',
+                ),
+                last=(resource, instances),
+            )
         active = active_instances(instances)
         ready = [i for i in active if i.get('InstanceStatus') == INSTANCE_READY]
         count_ok = expected_count is None or len(active) == expected_count
-        done = resource.get('Status') == RESOURCE_READY and count_ok and len(ready) == len(active) and \
-            len(instances) == len(active)
+        done = (
+            resource.get('Status') == RESOURCE_READY
+            and count_ok
+            and len(ready) == len(active)
+            and len(instances) == len(active)
+        )
         return done, (resource, instances)
 
     try:
         return poller.run(check)
     except WaitTimedOut as exc:
         resource, instances = exc.last
-        raise EASWaitError('Timed out after %ss waiting for resource group %s to be ResourceReady with %s Ready instances; '
-                           'status %s (%s); instances: %s' % (
-                               timeout, resource_id, expected_count if expected_count is not None else 'all',
-                               (resource or {}).get('Status'), (resource or {}).get('Message'),
-                               ', '.join('%s=%s' % (i.get('InstanceId'), i.get('InstanceStatus')) for i in instances) or 'none'),
-                           last=exc.last, timed_out=True) from None
+        raise EASWaitError(
+            'Timed out after %ss waiting for resource group %s to be ResourceReady with %s Ready instances; '
+            'status %s (%s); instances: %s'
+            % (
+                timeout,
+                resource_id,
+                expected_count if expected_count is not None else 'all',
+                (resource or {}).get('Status'),
+                (resource or {}).get('Message'),
+                ', '.join('%s=%s' % (i.get('InstanceId'), i.get('InstanceStatus')) for i in instances) or 'none',
+            ),
+            last=exc.last,
+            timed_out=True,
+        ) from None
 
 
 def wait_for_instances_gone(client, resource_id, instance_ids, timeout, sleep=None, clock=None):
@@ -359,9 +423,15 @@ def wait_for_instances_gone(client, resource_id, instance_ids, timeout, sleep=No
     try:
         return poller.run(check)
     except WaitTimedOut as exc:
-        raise EASWaitError('Timed out after %ss waiting for instances of resource group %s to be deleted; still there: %s' % (
-            timeout, resource_id, ', '.join('%s=%s' % (i.get('InstanceId'), i.get('InstanceStatus')) for i in exc.last)),
-            timed_out=True) from None
+        raise EASWaitError(
+            'Timed out after %ss waiting for instances of resource group %s to be deleted; still there: %s'
+            % (
+                timeout,
+                resource_id,
+                ', '.join('%s=%s' % (i.get('InstanceId'), i.get('InstanceStatus')) for i in exc.last),
+            ),
+            timed_out=True,
+        ) from None
 
 
 def wait_for_resource_gone(client, resource_id, timeout, sleep=None, clock=None):
@@ -374,5 +444,8 @@ def wait_for_resource_gone(client, resource_id, timeout, sleep=None, clock=None)
     try:
         return poller.run(check)
     except WaitTimedOut as exc:
-        raise EASWaitError('Timed out after %ss waiting for resource group %s to be deleted; status %s' % (
-            timeout, resource_id, (exc.last or {}).get('Status')), timed_out=True) from None
+        raise EASWaitError(
+            'Timed out after %ss waiting for resource group %s to be deleted; status %s'
+            % (timeout, resource_id, (exc.last or {}).get('Status')),
+            timed_out=True,
+        ) from None

@@ -19,22 +19,28 @@ import shlex
 
 from ansible_collections.llmops.eas_stack.plugins.module_utils.compare import deep_merge
 
-GIB = 1024 ** 3
+GIB = 1024**3
 
 # Architecture numbers from the public Hugging Face configs of the models (bf16 weights).
 MODEL_PRESETS = {
-    'DeepSeek-R1-Distill-Qwen-1.5B': dict(params_b=1.78, layers=28, kv_heads=2, head_dim=128, max_position=131072,
-                                          reasoning_parser='deepseek_r1'),
-    'DeepSeek-R1-Distill-Qwen-7B': dict(params_b=7.62, layers=28, kv_heads=4, head_dim=128, max_position=131072,
-                                        reasoning_parser='deepseek_r1'),
-    'DeepSeek-R1-Distill-Llama-8B': dict(params_b=8.03, layers=32, kv_heads=8, head_dim=128, max_position=131072,
-                                         reasoning_parser='deepseek_r1'),
-    'DeepSeek-R1-Distill-Qwen-14B': dict(params_b=14.77, layers=48, kv_heads=8, head_dim=128, max_position=131072,
-                                         reasoning_parser='deepseek_r1'),
-    'DeepSeek-R1-Distill-Qwen-32B': dict(params_b=32.76, layers=64, kv_heads=8, head_dim=128, max_position=131072,
-                                         reasoning_parser='deepseek_r1'),
-    'DeepSeek-R1-Distill-Llama-70B': dict(params_b=70.55, layers=80, kv_heads=8, head_dim=128, max_position=131072,
-                                          reasoning_parser='deepseek_r1'),
+    'DeepSeek-R1-Distill-Qwen-1.5B': dict(
+        params_b=1.78, layers=28, kv_heads=2, head_dim=128, max_position=131072, reasoning_parser='deepseek_r1'
+    ),
+    'DeepSeek-R1-Distill-Qwen-7B': dict(
+        params_b=7.62, layers=28, kv_heads=4, head_dim=128, max_position=131072, reasoning_parser='deepseek_r1'
+    ),
+    'DeepSeek-R1-Distill-Llama-8B': dict(
+        params_b=8.03, layers=32, kv_heads=8, head_dim=128, max_position=131072, reasoning_parser='deepseek_r1'
+    ),
+    'DeepSeek-R1-Distill-Qwen-14B': dict(
+        params_b=14.77, layers=48, kv_heads=8, head_dim=128, max_position=131072, reasoning_parser='deepseek_r1'
+    ),
+    'DeepSeek-R1-Distill-Qwen-32B': dict(
+        params_b=32.76, layers=64, kv_heads=8, head_dim=128, max_position=131072, reasoning_parser='deepseek_r1'
+    ),
+    'DeepSeek-R1-Distill-Llama-70B': dict(
+        params_b=70.55, layers=80, kv_heads=8, head_dim=128, max_position=131072, reasoning_parser='deepseek_r1'
+    ),
 }
 
 # GPU instance types: GPUs per node, GPU memory per GPU as sold (GB) and as CUDA reports it (GiB, what vLLM budgets),
@@ -45,10 +51,12 @@ GPU_INSTANCE_TYPES = {
     'ecs.gn7i-c32g1.8xlarge': dict(gpu='A10', gpus=1, gpu_memory_gb=24, usable_gib=22.49, cpu=32, memory_gib=188),
     'ecs.gn6i-c4g1.xlarge': dict(gpu='T4', gpus=1, gpu_memory_gb=16, usable_gib=14.58, cpu=4, memory_gib=15),
     'ecs.gn6e-c12g1.3xlarge': dict(gpu='V100', gpus=1, gpu_memory_gb=32, usable_gib=31.74, cpu=12, memory_gib=92),
-    'ecs.gn7-c12g1.3xlarge': dict(gpu='A100', gpus=1, gpu_memory_gb=40, usable_gib=39.39, cpu=12, memory_gib=94,
-                                  confirmed=False),
-    'ecs.gn7e-c16g1.4xlarge': dict(gpu='A100', gpus=1, gpu_memory_gb=80, usable_gib=79.15, cpu=16, memory_gib=125,
-                                   confirmed=False),
+    'ecs.gn7-c12g1.3xlarge': dict(
+        gpu='A100', gpus=1, gpu_memory_gb=40, usable_gib=39.39, cpu=12, memory_gib=94, confirmed=False
+    ),
+    'ecs.gn7e-c16g1.4xlarge': dict(
+        gpu='A100', gpus=1, gpu_memory_gb=80, usable_gib=79.15, cpu=16, memory_gib=125, confirmed=False
+    ),
     'ml.gu7i.c8m30.1-gu30': dict(gpu='GU30', gpus=1, gpu_memory_gb=24, usable_gib=22.49, cpu=8, memory_gib=30),
     'ml.gu7i.c16m60.1-gu30': dict(gpu='GU30', gpus=1, gpu_memory_gb=24, usable_gib=22.49, cpu=16, memory_gib=60),
 }
@@ -68,8 +76,10 @@ class SizingError(ValueError):
 def preset(model, extra_presets=None):
     presets = dict(MODEL_PRESETS, **(extra_presets or {}))
     if model not in presets:
-        raise SizingError('eas_model=%s has no preset. Known: %s. Use one of them, or add it to eas_model_presets '
-                          '(params_b, layers, kv_heads, head_dim, reasoning_parser).' % (model, ', '.join(presets)))
+        raise SizingError(
+            'eas_model=%s has no preset. Known: %s. Use one of them, or add it to eas_model_presets '
+            '(params_b, layers, kv_heads, head_dim, reasoning_parser).' % (model, ', '.join(presets))
+        )
     return presets[model]
 
 
@@ -79,9 +89,11 @@ def usable_gib(instance_type, gpu_memory_gib=0):
         return float(gpu_memory_gib)
     spec = GPU_INSTANCE_TYPES.get(instance_type)
     if spec is None:
-        raise SizingError('eas_instance_type=%s is not in the GPU table of the collection (%s). Set eas_gpu_memory_gib '
-                          'to its GPU memory in GiB (as nvidia-smi reports it) so the fit check can run.'
-                          % (instance_type, ', '.join(GPU_INSTANCE_TYPES)))
+        raise SizingError(
+            'eas_instance_type=%s is not in the GPU table of the collection (%s). Set eas_gpu_memory_gib '
+            'to its GPU memory in GiB (as nvidia-smi reports it) so the fit check can run.'
+            % (instance_type, ', '.join(GPU_INSTANCE_TYPES))
+        )
     return spec['usable_gib']
 
 
@@ -113,25 +125,51 @@ def fit(model, instance_type, max_model_len, gpu_memory_utilization=0.9, gpu_mem
     need = weights + VLLM_OVERHEAD_GIB + kv
     room = (budget - weights - VLLM_OVERHEAD_GIB) * GIB / kv_bytes_per_token(spec)
     max_len = max(0, int(room) // 16 * 16)
-    types = ['%s (%s %s GB)' % (name, t['gpu'], t['gpu_memory_gb']) for name, t in GPU_INSTANCE_TYPES.items()
-             if t['usable_gib'] * util >= need]
-    result = dict(fits=need <= budget, gpu=GPU_INSTANCE_TYPES.get(instance_type, {}).get('gpu', 'GPU'),
-                  usable_gib=round(usable, 2), budget_gib=round(budget, 2), weights_gib=round(weights, 2),
-                  kv_gib=round(kv, 2), need_gib=round(need, 2), max_len_that_fits=max_len,
-                  instance_types_that_fit=types)
+    types = [
+        '%s (%s %s GB)' % (name, t['gpu'], t['gpu_memory_gb'])
+        for name, t in GPU_INSTANCE_TYPES.items()
+        if t['usable_gib'] * util >= need
+    ]
+    result = dict(
+        fits=need <= budget,
+        gpu=GPU_INSTANCE_TYPES.get(instance_type, {}).get('gpu', 'GPU'),
+        usable_gib=round(usable, 2),
+        budget_gib=round(budget, 2),
+        weights_gib=round(weights, 2),
+        kv_gib=round(kv, 2),
+        need_gib=round(need, 2),
+        max_len_that_fits=max_len,
+        instance_types_that_fit=types,
+    )
     if not result['fits']:
-        smaller = ('a smaller context, eas_max_model_len <= %d' % max_len if max_len >= 256
-                   else 'a smaller context does not help: the weights alone do not fit')
+        smaller = (
+            'a smaller context, eas_max_model_len <= %d' % max_len
+            if max_len >= 256
+            else 'a smaller context does not help: the weights alone do not fit'
+        )
         result['message'] = (
             'eas_model=%s does not fit eas_instance_type=%s (%s, %s GiB usable x eas_gpu_memory_utilization %s = %s GiB '
             'for vLLM). It needs %s GiB: weights %s GiB (bf16) + runtime %s GiB + KV cache %s GiB for '
             'eas_max_model_len=%s tokens. vLLM would refuse to start and the service would end Failed while the GPU '
             'node is billed. Fixes: (1) a bigger GPU, eas_instance_type = %s; (2) %s; (3) a quantized model (AWQ/GPTQ '
             'int4 needs about a quarter of the weight memory) with eas_image / eas_service_config_override and '
-            'eas_gpu_memory_gib if needed.' % (
-                model, instance_type, result['gpu'], result['usable_gib'], util, result['budget_gib'],
-                result['need_gib'], result['weights_gib'], VLLM_OVERHEAD_GIB, result['kv_gib'], max_model_len,
-                ', '.join(types) or 'none in the table', smaller))
+            'eas_gpu_memory_gib if needed.'
+            % (
+                model,
+                instance_type,
+                result['gpu'],
+                result['usable_gib'],
+                util,
+                result['budget_gib'],
+                result['need_gib'],
+                result['weights_gib'],
+                VLLM_OVERHEAD_GIB,
+                result['kv_gib'],
+                max_model_len,
+                ', '.join(types) or 'none in the table',
+                smaller,
+            )
+        )
     return result
 
 
@@ -140,8 +178,11 @@ def node_limits(instance_type):
     spec = GPU_INSTANCE_TYPES.get(instance_type)
     if spec is None:
         return None
-    return (max(spec['cpu'] - NODE_RESERVED_CPU, 1), int(spec['memory_gib'] * 1024) - NODE_RESERVED_MEMORY_MB,
-            spec['gpus'])
+    return (
+        max(spec['cpu'] - NODE_RESERVED_CPU, 1),
+        int(spec['memory_gib'] * 1024) - NODE_RESERVED_MEMORY_MB,
+        spec['gpus'],
+    )
 
 
 def service_resources(instance_type, cpu=0, memory=0, group=None, current_meta=None):
@@ -180,16 +221,22 @@ def placement_errors(instance_type, cpu=0, memory=0, service_instance_count=1, i
     max_cpu, max_memory, gpus = limits
     errors = []
     if cpu and int(cpu) > max_cpu:
-        errors.append('eas_cpu=%s is more than one %s node can give a service (%d cores: EAS keeps one core per node), '
-                      'so the service would stay Waiting. Use at most %d, or 0 to size it from what the group reports '
-                      'as allocatable.' % (cpu, instance_type, max_cpu, max_cpu))
+        errors.append(
+            'eas_cpu=%s is more than one %s node can give a service (%d cores: EAS keeps one core per node), '
+            'so the service would stay Waiting. Use at most %d, or 0 to size it from what the group reports '
+            'as allocatable.' % (cpu, instance_type, max_cpu, max_cpu)
+        )
     node_memory = int(GPU_INSTANCE_TYPES[instance_type]['memory_gib'] * 1024)
     if memory and int(memory) >= node_memory:
-        errors.append('eas_memory=%s MB is not below the %d MB of one %s node, so the service would stay Waiting. Use 0 '
-                      'to size it from the group.' % (memory, node_memory, instance_type))
+        errors.append(
+            'eas_memory=%s MB is not below the %d MB of one %s node, so the service would stay Waiting. Use 0 '
+            'to size it from the group.' % (memory, node_memory, instance_type)
+        )
     if int(service_instance_count) > int(instance_count) * gpus:
-        errors.append('eas_service_instance_count=%s needs one GPU each, but the group has %d: raise eas_instance_count '
-                      'or lower eas_service_instance_count.' % (service_instance_count, int(instance_count) * gpus))
+        errors.append(
+            'eas_service_instance_count=%s needs one GPU each, but the group has %d: raise eas_instance_count '
+            'or lower eas_service_instance_count.' % (service_instance_count, int(instance_count) * gpus)
+        )
     return errors
 
 
@@ -208,26 +255,55 @@ def vllm_service_config(settings):
     dedicated = bool(settings.get('dedicated', True))
     port = VLLM_PORT
     image = settings.get('image') or 'eas-registry-vpc.%s.cr.aliyuncs.com/pai-eas/vllm:%s' % (
-        region, settings['vllm_image_tag'])
+        region,
+        settings['vllm_image_tag'],
+    )
     oss_path = settings.get('model_oss_path') or (
-        'oss://pai-quickstart-%s.oss-%s-internal.aliyuncs.com/modelscope/models/%s/' % (region, region, model))
-    args = ['vllm', 'serve', '/model_dir', '--host', '0.0.0.0', '--port', str(port), '--served-model-name', model,
-            '--max-model-len', str(int(settings['max_model_len'])),
-            '--gpu-memory-utilization', str(settings['gpu_memory_utilization']), '--trust-remote-code',
-            '--reasoning-parser', spec['reasoning_parser']]
-    script = ' '.join(args + [shlex.quote(str(arg)) if ' ' in str(arg) else str(arg)
-                              for arg in settings.get('vllm_extra_args') or []])
+        'oss://pai-quickstart-%s.oss-%s-internal.aliyuncs.com/modelscope/models/%s/' % (region, region, model)
+    )
+    args = [
+        'vllm',
+        'serve',
+        '/model_dir',
+        '--host',
+        '0.0.0.0',
+        '--port',
+        str(port),
+        '--served-model-name',
+        model,
+        '--max-model-len',
+        str(int(settings['max_model_len'])),
+        '--gpu-memory-utilization',
+        str(settings['gpu_memory_utilization']),
+        '--trust-remote-code',
+        '--reasoning-parser',
+        spec['reasoning_parser'],
+    ]
+    script = ' '.join(
+        args + [shlex.quote(str(arg)) if ' ' in str(arg) else str(arg) for arg in settings.get('vllm_extra_args') or []]
+    )
     config = dict(
         metadata=dict(instance=int(settings['service_instance_count'] if dedicated else settings['instance_count'])),
-        containers=[dict(image=image, port=port, script=script,
-                         startup_check=dict(http_get=dict(path='/health', port=port), initial_delay_seconds=60,
-                                            period_seconds=10, failure_threshold=30))],
+        containers=[
+            dict(
+                image=image,
+                port=port,
+                script=script,
+                startup_check=dict(
+                    http_get=dict(path='/health', port=port),
+                    initial_delay_seconds=60,
+                    period_seconds=10,
+                    failure_threshold=30,
+                ),
+            )
+        ],
         storage=[dict(mount_path='/model_dir', oss=dict(path=oss_path, readOnly=True))],
     )
     if dedicated:
         group = settings.get('group') or {}
-        cpu, memory = service_resources(settings['instance_type'], settings.get('cpu'), settings.get('memory'), group,
-                                        settings.get('current_meta'))
+        cpu, memory = service_resources(
+            settings['instance_type'], settings.get('cpu'), settings.get('memory'), group, settings.get('current_meta')
+        )
         config['metadata'].update(resource=group.get('id'), cpu=cpu, memory=memory, gpu=1)
     else:
         config['cloud'] = dict(computing=dict(instance_type=settings['instance_type']))

@@ -61,8 +61,9 @@ def _short(text, limit=300):
 class OneApiClient:
     """One client per module run: it logs in at most once and keeps the ``session`` cookie."""
 
-    def __init__(self, url, username="root", password=None, access_token=None, validate_certs=True, timeout=30,
-                 check_mode=False):
+    def __init__(
+        self, url, username="root", password=None, access_token=None, validate_certs=True, timeout=30, check_mode=False
+    ):
         if not url:
             raise OneApiError("no one-api URL: set the url option or the ONEAPI_URL environment variable")
         self.base_url = url.rstrip("/")
@@ -77,9 +78,15 @@ class OneApiClient:
 
     @classmethod
     def from_params(cls, params, check_mode=False):
-        return cls(params["url"], username=params["username"], password=params["password"],
-                   access_token=params.get("access_token"), validate_certs=params["validate_certs"],
-                   timeout=params["timeout"], check_mode=check_mode)
+        return cls(
+            params["url"],
+            username=params["username"],
+            password=params["password"],
+            access_token=params.get("access_token"),
+            validate_certs=params["validate_certs"],
+            timeout=params["timeout"],
+            check_mode=check_mode,
+        )
 
     # ---- transport -------------------------------------------------------------------------
 
@@ -101,8 +108,16 @@ class OneApiClient:
                 headers["Cookie"] = "session=%s" % self.session_cookie
         url = self.base_url + path
         try:
-            resp = open_url(url, data=data, headers=headers, method=method, validate_certs=self.validate_certs,
-                            timeout=self.timeout, follow_redirects="none", use_proxy=False)
+            resp = open_url(
+                url,
+                data=data,
+                headers=headers,
+                method=method,
+                validate_certs=self.validate_certs,
+                timeout=self.timeout,
+                follow_redirects="none",
+                use_proxy=False,
+            )
             return resp.getcode(), resp.headers, resp.read()
         except HTTPError as exc:
             try:
@@ -121,27 +136,38 @@ class OneApiClient:
         if status == 429:
             raise OneApiError(
                 "one-api rate-limited %s (HTTP 429). The /api limit of v0.6.6 is 180 requests per 3 minutes per "
-                "client IP: wait up to 3 minutes and run again." % what)
+                "client IP: wait up to 3 minutes and run again." % what
+            )
         if status in (301, 302, 307, 308):
             location = headers.get("Location") if headers is not None else None
-            raise OneApiError("one-api redirected %s to %s (HTTP %s): the route needs its exact path "
-                              "(collection routes end with a slash)" % (what, location, status))
+            raise OneApiError(
+                "one-api redirected %s to %s (HTTP %s): the route needs its exact path "
+                "(collection routes end with a slash)" % (what, location, status)
+            )
         if status in (401, 403):
-            raise OneApiError("one-api refused %s (HTTP %s, not logged in or not allowed): %s. Check username/password "
-                              "(or access_token) and that the user is root or admin." % (what, status, _short(text)))
+            raise OneApiError(
+                "one-api refused %s (HTTP %s, not logged in or not allowed): %s. Check username/password "
+                "(or access_token) and that the user is root or admin." % (what, status, _short(text))
+            )
         if status >= 400:
             raise OneApiError("one-api answered %s with HTTP %s: %s" % (what, status, _short(text)))
         try:
             payload = json.loads(text) if text.strip() else None
         except ValueError:
-            raise OneApiError("one-api answered %s with a body that is not JSON (HTTP %s): %s" % (what, status, _short(text)))
+            raise OneApiError(
+                "one-api answered %s with a body that is not JSON (HTTP %s): %s" % (what, status, _short(text))
+            )
         if not envelope:
             return payload
         if not isinstance(payload, dict) or "success" not in payload:
-            raise OneApiError("one-api answered %s without the {success, message, data} envelope (HTTP %s): %s"
-                              % (what, status, _short(text)))
+            raise OneApiError(
+                "one-api answered %s without the {success, message, data} envelope (HTTP %s): %s"
+                % (what, status, _short(text))
+            )
         if payload.get("success") is not True:
-            raise OneApiError("one-api refused %s: %s" % (what, payload.get("message") or "success is false, no message"))
+            raise OneApiError(
+                "one-api refused %s: %s" % (what, payload.get("message") or "success is false, no message")
+            )
         return payload.get("data")
 
     # ---- login ------------------------------------------------------------------------------
@@ -152,10 +178,13 @@ class OneApiClient:
         Raises OneApiError on anything else (HTTP 429 included).
         """
         self.login_attempts += 1
-        status, headers, raw = self._open("POST", "/api/user/login", body={"username": self.username, "password": password},
-                                          auth=False)
+        status, headers, raw = self._open(
+            "POST", "/api/user/login", body={"username": self.username, "password": password}, auth=False
+        )
         if status == 429:
-            raise OneApiError("login as %s was rate-limited by one-api (HTTP 429). %s" % (self.username, LOGIN_LIMIT_TEXT))
+            raise OneApiError(
+                "login as %s was rate-limited by one-api (HTTP 429). %s" % (self.username, LOGIN_LIMIT_TEXT)
+            )
         text = to_text(raw or b"", errors="surrogate_or_replace")
         if status != 200:
             raise OneApiError("login as %s failed: HTTP %s %s" % (self.username, status, _short(text)))
@@ -201,7 +230,8 @@ class OneApiClient:
         if refused is not None:
             raise OneApiError(
                 "login as %s failed: %s - if the password was already changed, set the password option "
-                "(role variable oneapi_root_password) to the current one" % (self.username, refused))
+                "(role variable oneapi_root_password) to the current one" % (self.username, refused)
+            )
 
     # ---- misc ---------------------------------------------------------------------------------
 
@@ -214,7 +244,9 @@ class OneApiClient:
     def get_options(self):
         """Return the options as a dict of strings (keys ending in Token/Secret are hidden by one-api)."""
         data = self.request("GET", "/api/option/") or []
-        return dict((to_text(o.get("key")), to_text(o.get("value") if o.get("value") is not None else "")) for o in data)
+        return dict(
+            (to_text(o.get("key")), to_text(o.get("value") if o.get("value") is not None else "")) for o in data
+        )
 
     def set_option(self, key, value):
         return self.request("PUT", "/api/option/", body={"key": key, "value": value})
@@ -231,7 +263,8 @@ class OneApiClient:
             ids = sorted(item.get("id") for item in matches)
             raise OneApiError(
                 "one-api has %d %ss named %r (ids %s); names are not unique in one-api. Delete or rename the extra ones "
-                "so exactly one is left." % (len(matches), collection, name, ", ".join(str(i) for i in ids)))
+                "so exactly one is left." % (len(matches), collection, name, ", ".join(str(i) for i in ids))
+            )
         return matches[0] if matches else None
 
     # ---- channels ---------------------------------------------------------------------------
@@ -252,7 +285,9 @@ class OneApiClient:
         """``GET /api/channel/test/:id``: return the whole answer (success, message, time); never raises on success false."""
         payload = self.request("GET", "/api/channel/test/%d" % int(channel_id), envelope=False)
         if not isinstance(payload, dict):
-            raise OneApiError("one-api answered the channel test with an unexpected body: %s" % _short(json.dumps(payload)))
+            raise OneApiError(
+                "one-api answered the channel test with an unexpected body: %s" % _short(json.dumps(payload))
+            )
         return payload
 
     # ---- tokens ------------------------------------------------------------------------------
@@ -269,6 +304,7 @@ class OneApiClient:
 
 # ---- the base of every one-api module ----------------------------------------------------------
 
+
 class OneApiRunner(ModuleRunner):
     """Base of the one-api modules: the connection options and a ``OneApiClient`` built from them."""
 
@@ -281,6 +317,7 @@ class OneApiRunner(ModuleRunner):
 
 
 # ---- helpers shared by the modules (pure functions, unit-tested) -----------------------------
+
 
 def split_list(value):
     """One-api comma string (or a list) -> list of non-empty names, de-duplicated, order kept. No trimming of

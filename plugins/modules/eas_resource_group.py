@@ -174,7 +174,11 @@ actions:
 
 from ansible_collections.llmops.eas_stack.plugins.module_utils.eas_client import EASRunner
 from ansible_collections.llmops.eas_stack.plugins.module_utils.eas_waiter import (
-    active_instances, wait_for_instances_gone, wait_for_resource_gone, wait_for_resource_group, wait_for_service,
+    active_instances,
+    wait_for_instances_gone,
+    wait_for_resource_gone,
+    wait_for_resource_group,
+    wait_for_service,
 )
 from ansible_collections.llmops.eas_stack.plugins.module_utils.errors import ModuleError
 
@@ -199,8 +203,16 @@ def group_result(resource, instances):
         message=resource.get('Message'),
         instance_count=len(active) if instances is not None else _num(resource.get('InstanceCount'), int),
         instance_type=(active or instances or [{}])[0].get('InstanceType') if instances else None,
-        instances=[dict(id=i.get('InstanceId'), status=i.get('InstanceStatus'), type=i.get('InstanceType'),
-                        charge_type=i.get('ChargeType'), zone=i.get('Zone')) for i in instances or []],
+        instances=[
+            dict(
+                id=i.get('InstanceId'),
+                status=i.get('InstanceStatus'),
+                type=i.get('InstanceType'),
+                charge_type=i.get('ChargeType'),
+                zone=i.get('Zone'),
+            )
+            for i in instances or []
+        ],
         allocatable_cpu=_num(resource.get('InstanceMaxAllocatableCPU')),
         allocatable_gpu=_num(resource.get('InstanceMaxAllocatableGPU')),
         allocatable_memory=_num(resource.get('InstanceMaxAllocatableMemory')),
@@ -214,8 +226,11 @@ def group_result(resource, instances):
 def pick_for_deletion(instances, count):
     """Nodes to delete when scaling down: not Ready first, then the newest."""
     not_ready = [i for i in instances if i.get('InstanceStatus') != 'Ready']
-    ready = sorted([i for i in instances if i.get('InstanceStatus') == 'Ready'],
-                   key=lambda i: str(i.get('CreateTime') or ''), reverse=True)
+    ready = sorted(
+        [i for i in instances if i.get('InstanceStatus') == 'Ready'],
+        key=lambda i: str(i.get('CreateTime') or ''),
+        reverse=True,
+    )
     return (not_ready + ready)[:count]
 
 
@@ -240,8 +255,10 @@ class ResourceGroupRunner(EASRunner):
             return self.client.describe_resource(self.params['resource_id'])
         matches = [r for r in self.client.list_resources(resource_name=name) if r.get('ResourceName') == name]
         if len(matches) > 1:
-            raise ModuleError('%d resource groups are named %s (%s); set resource_id to choose one' % (
-                len(matches), name, ', '.join(str(r.get('ResourceId')) for r in matches)))
+            raise ModuleError(
+                '%d resource groups are named %s (%s); set resource_id to choose one'
+                % (len(matches), name, ', '.join(str(r.get('ResourceId')) for r in matches))
+            )
         if not matches:
             return None
         # ListResources and DescribeResource differ (ExtraData, ServiceCount types); use DescribeResource.
@@ -251,8 +268,10 @@ class ResourceGroupRunner(EASRunner):
         params = self.params
         resource = self.find()
         instances = self.client.list_resource_instances(resource['ResourceId']) if resource else []
-        before = dict(state='present' if resource else 'absent',
-                      instance_count=len(active_instances(instances)) if resource else 0)
+        before = dict(
+            state='present' if resource else 'absent',
+            instance_count=len(active_instances(instances)) if resource else 0,
+        )
         if params['state'] == 'absent':
             resource, instances, after = self.absent(resource, instances)
         else:
@@ -272,7 +291,8 @@ class ResourceGroupRunner(EASRunner):
                 raise ModuleError(
                     'resource group %s (%s) still has services: %s. Delete them first (eas_service state=absent) '
                     'or set force=true to delete them with the group.' % (self.params['name'], rid, names),
-                    resource_group=group_result(resource, instances))
+                    resource_group=group_result(resource, instances),
+                )
             for service in services:
                 self.do('DeleteService', self.client.delete_service, service.get('ServiceName'))
             if not self.check_mode:
@@ -295,34 +315,57 @@ class ResourceGroupRunner(EASRunner):
         params = self.params
         count = params['instance_count']
         if count is not None and count < 1:
-            raise ModuleError('instance_count must be at least 1 (use state=absent to delete the group), got %s' % count)
+            raise ModuleError(
+                'instance_count must be at least 1 (use state=absent to delete the group), got %s' % count
+            )
         if resource is None:
             return self.create(count)
         rid = resource['ResourceId']
         active = active_instances(instances)
         after = dict(state='present', instance_count=count if count is not None else len(active))
-        if params['instance_type'] and any(i.get('InstanceType') not in (None, params['instance_type']) for i in active):
-            self.warn('resource group %s has nodes of another type than %s; existing nodes are not changed, '
-                      'only new nodes get the requested type' % (params['name'], params['instance_type']))
+        if params['instance_type'] and any(
+            i.get('InstanceType') not in (None, params['instance_type']) for i in active
+        ):
+            self.warn(
+                'resource group %s has nodes of another type than %s; existing nodes are not changed, '
+                'only new nodes get the requested type' % (params['name'], params['instance_type'])
+            )
         failed = [i for i in instances if i.get('InstanceStatus') == 'CreateFailed']
         if failed:
-            self.warn('resource group %s has %d node(s) that failed to be created (%s); they are not counted'
-                      % (params['name'], len(failed), ', '.join(i.get('InstanceId') for i in failed)))
+            self.warn(
+                'resource group %s has %d node(s) that failed to be created (%s); they are not counted'
+                % (params['name'], len(failed), ', '.join(i.get('InstanceId') for i in failed))
+            )
         if count is not None and count > len(active):
             instance_type = params['instance_type'] or (active[0].get('InstanceType') if active else None)
             if not instance_type:
                 raise ModuleError('instance_type is required to add nodes to resource group %s' % params['name'])
-            self.do('CreateResourceInstances', self.client.create_resource_instances, rid, instance_type,
-                    count - len(active), params['charge_type'], params['zone'], params['system_disk_size'])
+            self.do(
+                'CreateResourceInstances',
+                self.client.create_resource_instances,
+                rid,
+                instance_type,
+                count - len(active),
+                params['charge_type'],
+                params['zone'],
+                params['system_disk_size'],
+            )
         elif count is not None and count < len(active):
             victims = pick_for_deletion(active, len(active) - count)
-            self.do('DeleteResourceInstances', self.client.delete_resource_instances, rid, [i['InstanceId'] for i in victims])
+            self.do(
+                'DeleteResourceInstances',
+                self.client.delete_resource_instances,
+                rid,
+                [i['InstanceId'] for i in victims],
+            )
             if not self.check_mode and params['wait']:
                 wait_for_instances_gone(self.client, rid, [i['InstanceId'] for i in victims], params['wait_timeout'])
         if self.check_mode:
             return resource, instances, after
         if params['wait'] and (self.actions or resource.get('Status') != 'ResourceReady'):
-            resource, instances = wait_for_resource_group(self.client, rid, params['wait_timeout'], expected_count=count)
+            resource, instances = wait_for_resource_group(
+                self.client, rid, params['wait_timeout'], expected_count=count
+            )
         elif self.actions:
             resource = self.client.describe_resource(rid) or resource
             instances = self.client.list_resource_instances(rid)
@@ -334,16 +377,28 @@ class ResourceGroupRunner(EASRunner):
             raise ModuleError('resource group %s does not exist' % params['resource_id'])
         missing = [opt for opt in ('instance_type', 'instance_count') if params[opt] is None]
         if missing:
-            raise ModuleError('resource group %s does not exist; %s required to create it'
-                              % (params['name'], ' and '.join(missing) + (' is' if len(missing) == 1 else ' are')))
-        created = self.do('CreateResource', self.client.create_resource, params['name'], params['instance_type'], count,
-                          params['charge_type'], params['zone'], params['system_disk_size'])
+            raise ModuleError(
+                'resource group %s does not exist; %s required to create it'
+                % (params['name'], ' and '.join(missing) + (' is' if len(missing) == 1 else ' are'))
+            )
+        created = self.do(
+            'CreateResource',
+            self.client.create_resource,
+            params['name'],
+            params['instance_type'],
+            count,
+            params['charge_type'],
+            params['zone'],
+            params['system_disk_size'],
+        )
         after = dict(state='present', instance_count=count)
         if self.check_mode:
             return dict(ResourceName=params['name']), [], after
         rid = created.get('ResourceId')
         if params['wait']:
-            resource, instances = wait_for_resource_group(self.client, rid, params['wait_timeout'], expected_count=count)
+            resource, instances = wait_for_resource_group(
+                self.client, rid, params['wait_timeout'], expected_count=count
+            )
         else:
             resource = self.client.describe_resource(rid) or dict(ResourceId=rid, ResourceName=params['name'])
             instances = self.client.list_resource_instances(rid)

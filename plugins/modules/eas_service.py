@@ -237,15 +237,35 @@ import time
 from ansible_collections.llmops.eas_stack.plugins.module_utils.compare import config_difference, deep_merge, project
 from ansible_collections.llmops.eas_stack.plugins.module_utils.eas_client import EASRunner
 from ansible_collections.llmops.eas_stack.plugins.module_utils.eas_service_config import (
-    config_secret_values, endpoint_url, parse_service_config, scrub, service_endpoints_argument_spec, service_result,
+    config_secret_values,
+    endpoint_url,
+    parse_service_config,
+    scrub,
+    service_endpoints_argument_spec,
+    service_result,
 )
 from ansible_collections.llmops.eas_stack.plugins.module_utils.eas_waiter import (
-    SERVICE_FAILED, EASWaitError, probe_endpoint, service_version, wait_for_service, wait_until_visible,
+    SERVICE_FAILED,
+    EASWaitError,
+    probe_endpoint,
+    service_version,
+    wait_for_service,
+    wait_until_visible,
 )
 from ansible_collections.llmops.eas_stack.plugins.module_utils.errors import ModuleError
 
-TRANSITIONAL = ('Creating', 'Pending', 'Waiting', 'Starting', 'Updating', 'HotUpdate', 'Scaling', 'Stopping',
-                'Cloning', 'Committing')
+TRANSITIONAL = (
+    'Creating',
+    'Pending',
+    'Waiting',
+    'Starting',
+    'Updating',
+    'HotUpdate',
+    'Scaling',
+    'Stopping',
+    'Cloning',
+    'Committing',
+)
 
 
 def build_desired(params):
@@ -259,8 +279,9 @@ def build_desired(params):
     if meta is not None and not isinstance(meta, dict):
         raise ModuleError('config.metadata must be a dict')
     if meta and meta.get('name') not in (None, name):
-        raise ModuleError('config.metadata.name (%s) differs from name (%s); drop it or make them equal'
-                          % (meta.get('name'), name))
+        raise ModuleError(
+            'config.metadata.name (%s) differs from name (%s); drop it or make them equal' % (meta.get('name'), name)
+        )
     if params['auto_max_unavailable'] and meta and meta.get('resource'):
         try:
             instances = int(meta.get('instance', 1))
@@ -296,7 +317,7 @@ class ServiceRunner(EASRunner):
         wait_timeout=dict(type='int', default=1200),
         probe_endpoint=dict(type='bool', default=True),
         return_access_token=dict(type='bool', default=True, no_log=False),
-        **service_endpoints_argument_spec()
+        **service_endpoints_argument_spec(),
     )
 
     def __init__(self, module):
@@ -326,14 +347,28 @@ class ServiceRunner(EASRunner):
         # Right after acting on a Failed service, the first polls may still show the old failure.
         stale = 2 if self.actions and self.initial_status in SERVICE_FAILED else 0
         # After an update or a restart, Running must be the new state, not the old one (see eas_waiter).
-        return self.remember(wait_for_service(self.client, self.name, target, self.remaining(), stale_failed_polls=stale,
-                                              min_version=self.min_version, require_change=self.restarted))
+        return self.remember(
+            wait_for_service(
+                self.client,
+                self.name,
+                target,
+                self.remaining(),
+                stale_failed_polls=stale,
+                min_version=self.min_version,
+                require_change=self.restarted,
+            )
+        )
 
     def update(self, service, body):
         """UpdateService; the waits after it require the version the update creates (LatestVersion before + 1)."""
         before = service_version(service)
-        self.do('UpdateService', self.client.update_service, self.name, body,
-                self.params['update_type'] if self.params['update_type'] == 'replace' else None)
+        self.do(
+            'UpdateService',
+            self.client.update_service,
+            self.name,
+            body,
+            self.params['update_type'] if self.params['update_type'] == 'replace' else None,
+        )
         self.min_version = before + 1 if before is not None else None
 
     def restart(self):
@@ -377,8 +412,10 @@ class ServiceRunner(EASRunner):
         created = updated = False
         if service is None:
             if state == 'stopped':
-                raise ModuleError('service %s does not exist, so it cannot be stopped; create it with '
-                                  'state=present or state=running first' % self.name)
+                raise ModuleError(
+                    'service %s does not exist, so it cannot be stopped; create it with '
+                    'state=present or state=running first' % self.name
+                )
             if desired is None:
                 raise ModuleError('service %s does not exist; config is required to create it' % self.name)
             body = copy.deepcopy(desired)
@@ -388,8 +425,9 @@ class ServiceRunner(EASRunner):
             after = dict(status='Running', config=scrub(desired))
         elif desired is not None:
             action, body = plan_update(desired, current_config, params['update_type'])
-            after['config'] = scrub(deep_merge(project(current_config, desired), desired)
-                                    if params['update_type'] == 'merge' else desired)
+            after['config'] = scrub(
+                deep_merge(project(current_config, desired), desired) if params['update_type'] == 'merge' else desired
+            )
             if action:
                 if status in TRANSITIONAL and params['wait'] and not self.check_mode:
                     # An update in the middle of a create/update/stop may be rejected: let it settle first.
@@ -440,8 +478,10 @@ class ServiceRunner(EASRunner):
             if service and service.get('Status') == 'Running' and params['probe_endpoint']:
                 endpoint = endpoint_url(service.get('InternetEndpoint') or service.get('IntranetEndpoint'), self.https)
                 if not endpoint:
-                    raise ModuleError('service %s is Running but has no endpoint to probe; set probe_endpoint=false'
-                                      % self.name, service=service_result(service, self.https))
+                    raise ModuleError(
+                        'service %s is Running but has no endpoint to probe; set probe_endpoint=false' % self.name,
+                        service=service_result(service, self.https),
+                    )
                 probe_endpoint(endpoint, service.get('AccessToken') or '', self.remaining())
         elif created:
             service = self.remember(wait_until_visible(self.client, self.name))

@@ -109,7 +109,8 @@ services:
 
 from ansible_collections.llmops.eas_stack.plugins.module_utils.eas_client import EASRunner
 from ansible_collections.llmops.eas_stack.plugins.module_utils.eas_service_config import (
-    service_endpoints_argument_spec, service_result,
+    service_endpoints_argument_spec,
+    service_result,
 )
 
 
@@ -119,7 +120,7 @@ class ServiceInfoRunner(EASRunner):
         filter=dict(type='str'),
         resource_id=dict(type='str'),
         status=dict(type='str'),
-        **service_endpoints_argument_spec()
+        **service_endpoints_argument_spec(),
     )
 
     def run(self):

@@ -142,8 +142,16 @@ import copy
 
 from ansible_collections.llmops.eas_stack.plugins.module_utils.errors import ModuleError
 from ansible_collections.llmops.eas_stack.plugins.module_utils.oneapi_client import (
-    FINGERPRINT_CONFIG_KEY, OneApiError, OneApiRunner, dump_json_object, fingerprint_matches, join_list,
-    key_fingerprint, parse_json_object, split_list)
+    FINGERPRINT_CONFIG_KEY,
+    OneApiError,
+    OneApiRunner,
+    dump_json_object,
+    fingerprint_matches,
+    join_list,
+    key_fingerprint,
+    parse_json_object,
+    split_list,
+)
 
 DEFAULT_TYPE = 36
 OPENAI_PATH_TYPES = (1, 8, 25, 28, 29, 36)
@@ -215,10 +223,14 @@ def build_update_body(channel_id, want, have, key=None, config=None):
 
 
 def build_create_body(want, key, fingerprint):
-    body = dict(name=want["name"], type=want["type"] if want["type"] is not None else DEFAULT_TYPE, key=key,
-                group=join_list(want["group"]) if want["group"] is not None else "default",
-                models=join_list(want["models"] or []),
-                config=dump_json_object({FINGERPRINT_CONFIG_KEY: fingerprint}))
+    body = dict(
+        name=want["name"],
+        type=want["type"] if want["type"] is not None else DEFAULT_TYPE,
+        key=key,
+        group=join_list(want["group"]) if want["group"] is not None else "default",
+        models=join_list(want["models"] or []),
+        config=dump_json_object({FINGERPRINT_CONFIG_KEY: fingerprint}),
+    )
     if want["base_url"] is not None:
         body["base_url"] = want["base_url"]
     if want["model_mapping"] is not None:
@@ -246,13 +258,17 @@ def validate(params, want, warn):
     if want["model_mapping"] is not None and want["models"] is not None:
         missing = [k for k in want["model_mapping"] if k not in want["models"]]
         if missing:
-            warn("model_mapping keys %s are not in models: one-api routes only the names listed in models, "
-                 "so these mappings are never used" % ", ".join(missing))
+            warn(
+                "model_mapping keys %s are not in models: one-api routes only the names listed in models, "
+                "so these mappings are never used" % ", ".join(missing)
+            )
     base_url = want.get("base_url")
     ctype = want["type"] if want["type"] is not None else DEFAULT_TYPE
     if base_url and ctype in OPENAI_PATH_TYPES and base_url.endswith("/v1"):
-        warn("base_url ends with /v1, but one-api appends /v1/chat/completions for channel type %d; "
-             "the upstream will be called at .../v1/v1/chat/completions" % ctype)
+        warn(
+            "base_url ends with /v1, but one-api appends /v1/chat/completions for channel type %d; "
+            "the upstream will be called at .../v1/v1/chat/completions" % ctype
+        )
 
 
 def diff_view(view, key_text):
@@ -268,7 +284,9 @@ class ChannelRunner(OneApiRunner):
         type=dict(type="int"),
         base_url=dict(type="str"),
         key=dict(type="str", no_log=True),
-        update_key=dict(type="str", choices=["when_changed", "on_create", "always"], default="when_changed", no_log=False),
+        update_key=dict(
+            type="str", choices=["when_changed", "on_create", "always"], default="when_changed", no_log=False
+        ),
         models=dict(type="list", elements="str"),
         model_mapping=dict(type="dict"),
         group=dict(type="list", elements="str"),
@@ -291,8 +309,9 @@ class ChannelRunner(OneApiRunner):
     def create(self, want):
         p = self.params
         if p.get("key") is None:
-            raise ModuleError("channel %r does not exist and no key is given: one-api needs a key to create a "
-                              "channel" % p["name"])
+            raise ModuleError(
+                "channel %r does not exist and no key is given: one-api needs a key to create a channel" % p["name"]
+            )
         body = build_create_body(want, p["key"], key_fingerprint(p["key"]))
         self.diff({}, diff_view(desired_view(dict(p, type=body["type"])), "<hidden, set>"))
         self.do("POST /api/channel/", self.client.create_channel, body)
@@ -300,15 +319,19 @@ class ChannelRunner(OneApiRunner):
             return dict(channel=dict((k, v) for k, v in body.items() if k != "key"), key_updated=True)
         created = self.client.find_by_name("channel", p["name"])
         if created is None:
-            raise OneApiError("one-api reported the channel %r as created, but a search by name does not find it" % p["name"])
+            raise OneApiError(
+                "one-api reported the channel %r as created, but a search by name does not find it" % p["name"]
+            )
         return dict(channel=sanitize(created), key_updated=True)
 
     def update(self, want, current):
         p = self.params
         have = current_view(current)
         if want["models"] is not None and not want["models"] and have["models"]:
-            raise ModuleError("one-api cannot clear the models of a channel (empty values are skipped by its update); "
-                              "give at least one model or delete the channel")
+            raise ModuleError(
+                "one-api cannot clear the models of a channel (empty values are skipped by its update); "
+                "give at least one model or delete the channel"
+            )
         config = parse_json_object(current.get("config"), "channel config")
         send_key = key_needs_update(p["update_key"], p.get("key"), config)
         new_config = None

@@ -102,8 +102,12 @@ def run_tests(client, channel_id, retries, delay, sleep=time.sleep):
         attempts += 1
         answer = client.test_channel(channel_id)
         if answer.get("success") is True or attempts > retries:
-            return dict(success=answer.get("success") is True, message=answer.get("message") or "",
-                        time=answer.get("time"), attempts=attempts)
+            return dict(
+                success=answer.get("success") is True,
+                message=answer.get("message") or "",
+                time=answer.get("time"),
+                attempts=attempts,
+            )
         sleep(delay)
 
 
@@ -119,15 +123,22 @@ class ChannelTestRunner(OneApiRunner):
         channel = self.client.find_by_name("channel", p["name"])
         if self.check_mode:
             # A channel test sends a real chat upstream and records its result in one-api: never in check mode.
-            return dict(changed=False, skipped=True, channel_id=(channel or {}).get("id"),
-                        msg="check mode: channel %r not tested" % p["name"])
+            return dict(
+                changed=False,
+                skipped=True,
+                channel_id=(channel or {}).get("id"),
+                msg="check mode: channel %r not tested" % p["name"],
+            )
         if channel is None:
             raise ModuleError("channel %r does not exist" % p["name"])
         test = run_tests(self.client, channel["id"], max(0, p["retries"]), max(0, p["delay"]))
         if not test["success"]:
-            raise ModuleError("one-api's test of channel %r failed after %d attempt(s): %s"
-                              % (p["name"], test["attempts"], test["message"] or "no message"),
-                              test=test, channel_id=channel["id"])
+            raise ModuleError(
+                "one-api's test of channel %r failed after %d attempt(s): %s"
+                % (p["name"], test["attempts"], test["message"] or "no message"),
+                test=test,
+                channel_id=channel["id"],
+            )
         return dict(changed=False, test=test, channel_id=channel["id"])
 
 

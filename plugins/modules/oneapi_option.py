@@ -95,8 +95,10 @@ class OptionRunner(OneApiRunner):
         if hidden:
             self.warn("one-api does not return the options %s, so they are written on every run" % ", ".join(hidden))
         if todo:
-            self.diff(dict((n, "<hidden>" if is_secret(n) else current.get(n)) for n, dummy in todo),
-                      dict((n, "<hidden>" if is_secret(n) else v) for n, v in todo))
+            self.diff(
+                dict((n, "<hidden>" if is_secret(n) else current.get(n)) for n, dummy in todo),
+                dict((n, "<hidden>" if is_secret(n) else v) for n, v in todo),
+            )
         for name, value in todo:
             self.do("PUT /api/option/ %s" % name, self.client.set_option, name, value)
         return dict(changed_settings=[name for name, dummy in todo])

@@ -34,6 +34,11 @@ options:
     description:
       - The wanted password, 8 to 20 characters, not the initial one.
     required: true
+  access_token:
+    description:
+      - Ignored; this module always logs in with a password. Do not pass the token it returns back to it (through
+        C(module_defaults), say): Ansible masks a returned value that equals a C(no_log) option, so RV(access_token)
+        would read C(VALUE_SPECIFIED_IN_NO_LOG_PARAMETER).
   initial_password:
     description:
       - The password to fall back to when O(password) is refused. one-api's initial root password is V(123456).
@@ -71,7 +76,11 @@ access_token:
 
 from ansible_collections.llmops.eas_stack.plugins.module_utils.errors import ModuleError
 from ansible_collections.llmops.eas_stack.plugins.module_utils.oneapi_client import (
-    INITIAL_ROOT_PASSWORD, OneApiError, OneApiRunner, oneapi_argument_spec)
+    INITIAL_ROOT_PASSWORD,
+    OneApiError,
+    OneApiRunner,
+    oneapi_argument_spec,
+)
 
 
 def check_password(password, initial):
@@ -90,8 +99,6 @@ def check_password(password, initial):
 class RootPasswordRunner(OneApiRunner):
     options = dict(
         password=dict(oneapi_argument_spec()["password"], required=True),
-        # This module always logs in with a password; it takes no access token.
-        access_token=None,
         initial_password=dict(type="str", default=INITIAL_ROOT_PASSWORD, no_log=True),
         return_access_token=dict(type="bool", default=False, no_log=False),
     )
@@ -100,9 +107,12 @@ class RootPasswordRunner(OneApiRunner):
         p = self.params
         problem = check_password(p["password"], p["initial_password"])
         if problem:
-            raise ModuleError("%s: set the password option (role variable oneapi_root_password) to 8-20 characters "
-                              "other than 123456" % problem)
+            raise ModuleError(
+                "%s: set the password option (role variable oneapi_root_password) to 8-20 characters "
+                "other than 123456" % problem
+            )
         client = self.client
+        client.access_token = None
         refused = client.try_login(p["password"])
         if refused is not None:
             refused_initial = client.try_login(p["initial_password"])
@@ -110,7 +120,8 @@ class RootPasswordRunner(OneApiRunner):
                 raise OneApiError(
                     "login as %s failed with the given password (%s) and with the initial password (%s). If the "
                     "password was changed to something else, set the password option (role variable "
-                    "oneapi_root_password) to the current one." % (client.username, refused, refused_initial))
+                    "oneapi_root_password) to the current one." % (client.username, refused, refused_initial)
+                )
             self.diff(dict(password="initial"), dict(password="set"))
             self.do("PUT /api/user/self", client.set_own_password, p["password"])
         result = {}

@@ -164,7 +164,11 @@ import time
 
 from ansible_collections.llmops.eas_stack.plugins.module_utils.errors import ModuleError
 from ansible_collections.llmops.eas_stack.plugins.module_utils.oneapi_client import (
-    OneApiError, OneApiRunner, join_list, split_list)
+    OneApiError,
+    OneApiRunner,
+    join_list,
+    split_list,
+)
 
 MANAGED = ("expired_time", "remain_quota", "unlimited_quota", "models", "subnet")
 
@@ -215,8 +219,14 @@ def merged_view(want, have, remain_quota_mode):
 
 def full_body(token_id, name, status, view):
     """The complete PUT/POST body: one-api writes every one of these fields, zero values included."""
-    body = dict(name=name, expired_time=view["expired_time"], remain_quota=view["remain_quota"],
-                unlimited_quota=view["unlimited_quota"], models=join_list(view["models"]), subnet=join_list(view["subnet"]))
+    body = dict(
+        name=name,
+        expired_time=view["expired_time"],
+        remain_quota=view["remain_quota"],
+        unlimited_quota=view["unlimited_quota"],
+        models=join_list(view["models"]),
+        subnet=join_list(view["subnet"]),
+    )
     if token_id is not None:
         body["id"] = token_id
         body["status"] = status
@@ -240,8 +250,10 @@ def validate(name, view, have=None):
         raise ModuleError("name must be at most 30 bytes (one-api refuses longer token names)")
     quota_set = have is None or any(view[k] != have[k] for k in ("unlimited_quota", "remain_quota"))
     if quota_set and not view["unlimited_quota"] and not view["remain_quota"]:
-        raise ModuleError("a limited token (unlimited_quota=false) with remain_quota 0 fails on its first use: "
-                          "set remain_quota or unlimited_quota=true")
+        raise ModuleError(
+            "a limited token (unlimited_quota=false) with remain_quota 0 fails on its first use: "
+            "set remain_quota or unlimited_quota=true"
+        )
     expiry = view["expired_time"]
     if expiry is not None and expiry != -1 and expiry <= int(time.time()):
         raise ModuleError("expired_time %d is not in the future; use -1 for a token that never expires" % expiry)
@@ -284,7 +296,9 @@ class TokenRunner(OneApiRunner):
         if not isinstance(created, dict) or not created.get("key"):
             created = self.client.find_by_name("token", name)
             if created is None:
-                raise OneApiError("one-api reported the token %r as created, but a search by name does not find it" % name)
+                raise OneApiError(
+                    "one-api reported the token %r as created, but a search by name does not find it" % name
+                )
         return dict(token=public(created))
 
     def update(self, want, current):

@@ -16,23 +16,45 @@ def response(body):
 
 def client_error(status, code, message='boom', request_id='REQ-1'):
     data = {'Code': code, 'Message': message, 'RequestId': request_id, 'statusCode': status}
-    return ClientException(status_code=status, code=code, message='code: %s, %s request id: %s' % (status, message, request_id),
-                           request_id=request_id, data=data)
+    return ClientException(
+        status_code=status,
+        code=code,
+        message='code: %s, %s request id: %s' % (status, message, request_id),
+        request_id=request_id,
+        data=data,
+    )
 
 
 def server_error(status=503, code='ServiceUnavailable', message='try later', request_id='REQ-5'):
     data = {'Code': code, 'Message': message, 'RequestId': request_id, 'statusCode': status}
-    return ServerException(status_code=status, code=code, message='code: %s, %s request id: %s' % (status, message, request_id),
-                           request_id=request_id, data=data)
+    return ServerException(
+        status_code=status,
+        code=code,
+        message='code: %s, %s request id: %s' % (status, message, request_id),
+        request_id=request_id,
+        data=data,
+    )
 
 
 def throttling_error(code='Throttling.User', retry_after=None):
-    data = {'Code': code, 'Message': 'Request was denied due to user flow control.', 'RequestId': 'REQ-T', 'statusCode': 400}
+    data = {
+        'Code': code,
+        'Message': 'Request was denied due to user flow control.',
+        'RequestId': 'REQ-T',
+        'statusCode': 400,
+    }
     if retry_after:
-        return ThrottlingException(status_code=400, code=code, message='code: 400, flow control request id: REQ-T',
-                                   request_id='REQ-T', data=data, retry_after=retry_after)
-    return ClientException(status_code=400, code=code, message='code: 400, flow control request id: REQ-T',
-                           request_id='REQ-T', data=data)
+        return ThrottlingException(
+            status_code=400,
+            code=code,
+            message='code: 400, flow control request id: REQ-T',
+            request_id='REQ-T',
+            data=data,
+            retry_after=retry_after,
+        )
+    return ClientException(
+        status_code=400, code=code, message='code: 400, flow control request id: REQ-T', request_id='REQ-T', data=data
+    )
 
 
 def network_error():
@@ -45,9 +67,20 @@ class FakeSDK:
     ``script[method]`` is a list of bodies (dict) or exceptions consumed in order; the last one repeats.
     """
 
-    MUTATING = ('create_service', 'update_service', 'scale_service', 'start_service', 'stop_service', 'restart_service',
-                'delete_service', 'create_resource', 'update_resource', 'delete_resource', 'create_resource_instances',
-                'delete_resource_instances')
+    MUTATING = (
+        'create_service',
+        'update_service',
+        'scale_service',
+        'start_service',
+        'stop_service',
+        'restart_service',
+        'delete_service',
+        'create_resource',
+        'update_resource',
+        'delete_resource',
+        'create_resource_instances',
+        'delete_resource_instances',
+    )
 
     def __init__(self, script=None):
         self.script = dict(script or {})
@@ -68,6 +101,7 @@ class FakeSDK:
             if isinstance(answer, Exception):
                 raise answer
             return response(answer)
+
         return method
 
     def names(self):

@@ -12,17 +12,30 @@ from alibabacloud_eas20210701 import models as eas_models
 from ansible_collections.llmops.eas_stack.plugins.module_utils import eas_connection as eas
 from ansible_collections.llmops.eas_stack.plugins.module_utils.compare import config_difference, is_subset
 from ansible_collections.llmops.eas_stack.plugins.module_utils.eas_client import (
-    EASClient, EASError, build_client, from_tea_exception,
+    EASClient,
+    EASError,
+    build_client,
+    from_tea_exception,
 )
 from ansible_collections.llmops.eas_stack.plugins.module_utils.eas_connection import (
-    EASConfigError, build_sdk_config, parse_endpoint, resolve_credentials,
+    EASConfigError,
+    build_sdk_config,
+    parse_endpoint,
+    resolve_credentials,
 )
 from ansible_collections.llmops.eas_stack.plugins.module_utils.eas_service_config import (
-    config_secret_values, endpoint_url, scrub, service_result,
+    config_secret_values,
+    endpoint_url,
+    scrub,
+    service_result,
 )
 from ansible_collections.llmops.eas_stack.plugins.module_utils.errors import RetryPolicy
 from ansible_collections.llmops.eas_stack.tests.unit.plugins.module_utils.eas_fakes import (
-    FakeSDK, client_error, network_error, server_error, throttling_error,
+    FakeSDK,
+    client_error,
+    network_error,
+    server_error,
+    throttling_error,
 )
 
 
@@ -40,15 +53,19 @@ def make_client(script, **retry):
 
 # -- endpoint ----------------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize('endpoint, expected', [
-    (None, ('pai-eas.cn-hangzhou.aliyuncs.com', 'https')),
-    ('', ('pai-eas.cn-hangzhou.aliyuncs.com', 'https')),
-    ('pai-eas-manage-vpc.cn-hangzhou.aliyuncs.com', ('pai-eas-manage-vpc.cn-hangzhou.aliyuncs.com', 'https')),
-    ('127.0.0.1:18080', ('127.0.0.1:18080', 'https')),
-    ('http://127.0.0.1:18080', ('127.0.0.1:18080', 'http')),
-    ('http://127.0.0.1:18080/', ('127.0.0.1:18080', 'http')),
-    ('HTTPS://pai-eas.eu-west-1.aliyuncs.com', ('pai-eas.eu-west-1.aliyuncs.com', 'https')),
-])
+
+@pytest.mark.parametrize(
+    'endpoint, expected',
+    [
+        (None, ('pai-eas.cn-hangzhou.aliyuncs.com', 'https')),
+        ('', ('pai-eas.cn-hangzhou.aliyuncs.com', 'https')),
+        ('pai-eas-manage-vpc.cn-hangzhou.aliyuncs.com', ('pai-eas-manage-vpc.cn-hangzhou.aliyuncs.com', 'https')),
+        ('127.0.0.1:18080', ('127.0.0.1:18080', 'https')),
+        ('http://127.0.0.1:18080', ('127.0.0.1:18080', 'http')),
+        ('http://127.0.0.1:18080/', ('127.0.0.1:18080', 'http')),
+        ('HTTPS://pai-eas.eu-west-1.aliyuncs.com', ('pai-eas.eu-west-1.aliyuncs.com', 'https')),
+    ],
+)
 def test_parse_endpoint(endpoint, expected):
     assert parse_endpoint(endpoint, 'cn-hangzhou') == expected
 
@@ -71,8 +88,10 @@ def test_build_client_passes_endpoint_and_protocol_to_the_sdk_config():
         seen['config'] = config
         return FakeSDK()
 
-    client = build_client(dict(region='cn-hangzhou', endpoint='http://127.0.0.1:18080', access_key_id='ak',
-                               access_key_secret='sk'), sdk_factory=factory)
+    client = build_client(
+        dict(region='cn-hangzhou', endpoint='http://127.0.0.1:18080', access_key_id='ak', access_key_secret='sk'),
+        sdk_factory=factory,
+    )
     config = seen['config']
     assert (config.endpoint, config.protocol, config.region_id) == ('127.0.0.1:18080', 'http', 'cn-hangzhou')
     assert (config.access_key_id, config.access_key_secret) == ('ak', 'sk')
@@ -87,9 +106,11 @@ def test_region_is_required_with_a_message_naming_the_env_vars():
 
 # -- credentials -------------------------------------------------------------------------------------------------
 
+
 def _spec_params(monkeypatch, env, **options):
     """Resolve the common argument spec like AnsibleModule does (env_fallback included)."""
     from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+
     for key in list(eas.REGION_ENV + eas.ACCESS_KEY_ID_ENV + eas.ACCESS_KEY_SECRET_ENV + eas.SECURITY_TOKEN_ENV):
         monkeypatch.delenv(key, raising=False)
     for key, value in env.items():
@@ -100,22 +121,41 @@ def _spec_params(monkeypatch, env, **options):
 
 
 def test_credentials_options_win_over_environment(monkeypatch):
-    params = _spec_params(monkeypatch, {'ALIBABA_CLOUD_ACCESS_KEY_ID': 'env-ak', 'ALIBABA_CLOUD_ACCESS_KEY_SECRET': 'env-sk',
-                                        'ALICLOUD_ACCESS_KEY': 'old-ak', 'ALICLOUD_SECRET_KEY': 'old-sk'},
-                          access_key_id='opt-ak', access_key_secret='opt-sk')
+    params = _spec_params(
+        monkeypatch,
+        {
+            'ALIBABA_CLOUD_ACCESS_KEY_ID': 'env-ak',
+            'ALIBABA_CLOUD_ACCESS_KEY_SECRET': 'env-sk',
+            'ALICLOUD_ACCESS_KEY': 'old-ak',
+            'ALICLOUD_SECRET_KEY': 'old-sk',
+        },
+        access_key_id='opt-ak',
+        access_key_secret='opt-sk',
+    )
     assert resolve_credentials(params) == dict(access_key_id='opt-ak', access_key_secret='opt-sk')
 
 
 def test_credentials_alibaba_cloud_env_wins_over_alicloud_env(monkeypatch):
-    params = _spec_params(monkeypatch, {'ALIBABA_CLOUD_ACCESS_KEY_ID': 'env-ak', 'ALIBABA_CLOUD_ACCESS_KEY_SECRET': 'env-sk',
-                                        'ALIBABA_CLOUD_SECURITY_TOKEN': 'env-sts',
-                                        'ALICLOUD_ACCESS_KEY': 'old-ak', 'ALICLOUD_SECRET_KEY': 'old-sk'})
-    assert resolve_credentials(params) == dict(access_key_id='env-ak', access_key_secret='env-sk', security_token='env-sts')
+    params = _spec_params(
+        monkeypatch,
+        {
+            'ALIBABA_CLOUD_ACCESS_KEY_ID': 'env-ak',
+            'ALIBABA_CLOUD_ACCESS_KEY_SECRET': 'env-sk',
+            'ALIBABA_CLOUD_SECURITY_TOKEN': 'env-sts',
+            'ALICLOUD_ACCESS_KEY': 'old-ak',
+            'ALICLOUD_SECRET_KEY': 'old-sk',
+        },
+    )
+    assert resolve_credentials(params) == dict(
+        access_key_id='env-ak', access_key_secret='env-sk', security_token='env-sts'
+    )
 
 
 @pytest.mark.parametrize('id_var', ['ALICLOUD_ACCESS_KEY', 'ALICLOUD_ACCESS_KEY_ID'])
 def test_credentials_older_alicloud_env_names(monkeypatch, id_var):
-    params = _spec_params(monkeypatch, {id_var: 'old-ak', 'ALICLOUD_SECRET_KEY': 'old-sk', 'ALICLOUD_REGION': 'cn-beijing'})
+    params = _spec_params(
+        monkeypatch, {id_var: 'old-ak', 'ALICLOUD_SECRET_KEY': 'old-sk', 'ALICLOUD_REGION': 'cn-beijing'}
+    )
     assert resolve_credentials(params) == dict(access_key_id='old-ak', access_key_secret='old-sk')
     assert params['region'] == 'cn-beijing'
 
@@ -159,20 +199,28 @@ def test_secret_options_are_no_log():
 
 # -- errors ------------------------------------------------------------------------------------------------------
 
+
 def test_error_format_has_code_status_message_and_request_id():
-    err = from_tea_exception(client_error(404, 'InvalidService.NotFound', 'Service svc not found', 'ABC-123'),
-                             'describe service svc')
-    assert str(err) == 'describe service svc failed: InvalidService.NotFound (HTTP 404): Service svc not found [request id: ABC-123]'
+    err = from_tea_exception(
+        client_error(404, 'InvalidService.NotFound', 'Service svc not found', 'ABC-123'), 'describe service svc'
+    )
+    assert (
+        str(err)
+        == 'describe service svc failed: InvalidService.NotFound (HTTP 404): Service svc not found [request id: ABC-123]'
+    )
     assert err.not_found and not err.retryable
 
 
-@pytest.mark.parametrize('exc, not_found', [
-    (client_error(404, 'InvalidService.NotFound'), True),
-    (client_error(400, 'InvalidResource.NotFound'), True),
-    (client_error(404, 'Whatever'), True),
-    (client_error(400, 'InvalidParameter'), False),
-    (client_error(403, 'Forbidden.PrivilegeCheckFailed'), False),
-])
+@pytest.mark.parametrize(
+    'exc, not_found',
+    [
+        (client_error(404, 'InvalidService.NotFound'), True),
+        (client_error(400, 'InvalidResource.NotFound'), True),
+        (client_error(404, 'Whatever'), True),
+        (client_error(400, 'InvalidParameter'), False),
+        (client_error(403, 'Forbidden.PrivilegeCheckFailed'), False),
+    ],
+)
 def test_not_found_mapping(exc, not_found):
     assert from_tea_exception(exc).not_found is not_found
 
@@ -200,8 +248,18 @@ def test_other_client_errors_are_raised_not_retried():
 
 # -- retries -----------------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize('first', [throttling_error(), throttling_error('Throttling.Api'), throttling_error('Rejected.Throttling'),
-                                   server_error(), server_error(500, 'InternalError'), network_error()])
+
+@pytest.mark.parametrize(
+    'first',
+    [
+        throttling_error(),
+        throttling_error('Throttling.Api'),
+        throttling_error('Rejected.Throttling'),
+        server_error(),
+        server_error(500, 'InternalError'),
+        network_error(),
+    ],
+)
 def test_transient_errors_are_retried(first):
     client, sdk, sleeps = make_client({'describe_service': [first, first, {'ServiceName': 'svc', 'Status': 'Running'}]})
     assert client.describe_service('svc')['Status'] == 'Running'
@@ -217,7 +275,9 @@ def test_backoff_is_jittered_capped_and_honours_retry_after():
 
 
 def test_throttling_retry_after_hint_is_used():
-    client, dummy, sleeps = make_client({'list_services': [throttling_error(retry_after=3000), {'Services': [], 'TotalCount': 0}]})
+    client, dummy, sleeps = make_client(
+        {'list_services': [throttling_error(retry_after=3000), {'Services': [], 'TotalCount': 0}]}
+    )
     assert client.list_services() == []
     assert sleeps == [3.0]
 
@@ -240,7 +300,9 @@ def test_retry_budget_is_shared_by_all_calls_of_a_run():
 
 
 def test_create_is_retried_on_throttling_but_not_on_5xx():
-    client, sdk, dummy = make_client({'create_service': [throttling_error(), {'ServiceName': 'svc', 'Status': 'Creating'}]})
+    client, sdk, dummy = make_client(
+        {'create_service': [throttling_error(), {'ServiceName': 'svc', 'Status': 'Creating'}]}
+    )
     assert client.create_service({'metadata': {'name': 'svc'}})['Status'] == 'Creating'
     assert len(sdk.calls) == 2
     client, sdk, dummy = make_client({'create_service': [server_error(), {'ServiceName': 'svc'}]})
@@ -271,7 +333,9 @@ def test_create_and_update_send_the_config_as_json():
     client.create_service({'metadata': {'name': 'svc', 'instance': 1}}, workspace_id='42')
     client.update_service('svc', {'metadata': {'cpu': 7}}, update_type='replace')
     create_req = sdk.calls[0][1][0]
-    assert json.loads(create_req.body) == {'metadata': {'name': 'svc', 'instance': 1}} and create_req.workspace_id == '42'
+    assert (
+        json.loads(create_req.body) == {'metadata': {'name': 'svc', 'instance': 1}} and create_req.workspace_id == '42'
+    )
     update_args = sdk.calls[1][1]
     assert update_args[:2] == ('cn-hangzhou', 'svc') and json.loads(update_args[2].body) == {'metadata': {'cpu': 7}}
     assert update_args[2].update_type == 'replace'
@@ -280,8 +344,16 @@ def test_create_and_update_send_the_config_as_json():
 # -- compare -----------------------------------------------------------------------------------------------------
 
 CURRENT = {
-    'metadata': {'name': 'svc', 'instance': 1, 'cpu': 7, 'memory': 28000, 'gpu': 1, 'resource': 'eas-r-1',
-                 'rolling_strategy': {'max_unavailable': 1}, 'server_added': 'x'},
+    'metadata': {
+        'name': 'svc',
+        'instance': 1,
+        'cpu': 7,
+        'memory': 28000,
+        'gpu': 1,
+        'resource': 'eas-r-1',
+        'rolling_strategy': {'max_unavailable': 1},
+        'server_added': 'x',
+    },
     'containers': [{'image': 'vllm:1', 'port': 8000, 'script': 'vllm serve', 'env': [{'name': 'A', 'value': '1'}]}],
     'storage': [{'mount_path': '/model_dir', 'oss': {'path': 'oss://b/m/', 'readOnly': True}}],
 }
@@ -294,7 +366,10 @@ def test_subset_ignores_keys_the_server_adds():
 
 
 def test_nested_change_yields_only_the_difference():
-    desired = {'metadata': {'instance': 1, 'cpu': 6}, 'storage': [{'mount_path': '/model_dir', 'oss': {'path': 'oss://b/m/'}}]}
+    desired = {
+        'metadata': {'instance': 1, 'cpu': 6},
+        'storage': [{'mount_path': '/model_dir', 'oss': {'path': 'oss://b/m/'}}],
+    }
     assert not is_subset(desired, CURRENT)
     assert config_difference(desired, CURRENT) == {'metadata': {'cpu': 6}}
 
@@ -317,9 +392,19 @@ def test_scalar_types_are_not_confused():
     assert config_difference({'new': {'k': 'v'}}, CURRENT) == {'new': {'k': 'v'}}
 
 
-@pytest.mark.parametrize('desired, echoed', [
-    (1, '1'), ('1', 1), (7, '7.0'), (0.9, '0.9'), (28000, ' 28000 '), (True, 'true'), (False, 'False'), ('true', True),
-])
+@pytest.mark.parametrize(
+    'desired, echoed',
+    [
+        (1, '1'),
+        ('1', 1),
+        (7, '7.0'),
+        (0.9, '0.9'),
+        (28000, ' 28000 '),
+        (True, 'true'),
+        (False, 'False'),
+        ('true', True),
+    ],
+)
 def test_numbers_and_booleans_echoed_as_strings_are_equal(desired, echoed):
     # a server that echoes numbers/booleans as strings must not cause an UpdateService on every run
     current = {'metadata': {'instance': 1, 'x': echoed}}
@@ -327,14 +412,19 @@ def test_numbers_and_booleans_echoed_as_strings_are_equal(desired, echoed):
     assert config_difference({'metadata': {'x': desired, 'instance': '1'}}, current) is None
 
 
-@pytest.mark.parametrize('desired, echoed', [(2, '1'), (True, 'false'), ('false', True), (1, 'yes'), ('1', '1.0'), (1, [1])])
+@pytest.mark.parametrize(
+    'desired, echoed', [(2, '1'), (True, 'false'), ('false', True), (1, 'yes'), ('1', '1.0'), (1, [1])]
+)
 def test_really_different_scalars_still_differ(desired, echoed):
     assert config_difference({'x': desired}, {'x': echoed}) == {'x': desired}
 
 
 def test_endpoints_are_returned_with_https_unless_disabled():
-    service = {'ServiceName': 'svc', 'InternetEndpoint': 'http://1.cn-hangzhou.pai-eas.aliyuncs.com/api/predict/svc',
-               'IntranetEndpoint': 'HTTP://1.vpc.cn-hangzhou.pai-eas.aliyuncs.com/api/predict/svc'}
+    service = {
+        'ServiceName': 'svc',
+        'InternetEndpoint': 'http://1.cn-hangzhou.pai-eas.aliyuncs.com/api/predict/svc',
+        'IntranetEndpoint': 'HTTP://1.vpc.cn-hangzhou.pai-eas.aliyuncs.com/api/predict/svc',
+    }
     result = service_result(service)
     assert result['internet_endpoint'] == 'https://1.cn-hangzhou.pai-eas.aliyuncs.com/api/predict/svc'
     assert result['intranet_endpoint'] == 'https://1.vpc.cn-hangzhou.pai-eas.aliyuncs.com/api/predict/svc'
@@ -345,19 +435,35 @@ def test_endpoints_are_returned_with_https_unless_disabled():
 
 SECRET_CONFIG = {
     'dockerAuth': 'dXNlcjpkb2NrZXItcGFzcw==',
-    'containers': [{'image': 'vllm:1', 'env': [{'name': 'HF_TOKEN', 'value': 'hf_abcdef'},
-                                               {'name': 'OPENAI_API_KEY', 'value': 'sk-123456'},
-                                               {'name': 'db_Password', 'value': 'pw-0000'},
-                                               {'name': 'AUTH_ENABLED', 'value': '1'},
-                                               {'name': 'MODEL', 'value': 'DeepSeek'}]},
-                   {'image': 'side', 'env': {'AWS_SECRET_ACCESS_KEY': 'aws-secret', 'PORT': '8000'}}],
+    'containers': [
+        {
+            'image': 'vllm:1',
+            'env': [
+                {'name': 'HF_TOKEN', 'value': 'hf_abcdef'},
+                {'name': 'OPENAI_API_KEY', 'value': 'sk-123456'},
+                {'name': 'db_Password', 'value': 'pw-0000'},
+                {'name': 'AUTH_ENABLED', 'value': '1'},
+                {'name': 'MODEL', 'value': 'DeepSeek'},
+            ],
+        },
+        {'image': 'side', 'env': {'AWS_SECRET_ACCESS_KEY': 'aws-secret', 'PORT': '8000'}},
+    ],
 }
 
 
 def test_secret_values_of_a_config():
-    assert config_secret_values(SECRET_CONFIG) == {'dXNlcjpkb2NrZXItcGFzcw==', 'hf_abcdef', 'sk-123456', 'pw-0000', 'aws-secret'}
+    assert config_secret_values(SECRET_CONFIG) == {
+        'dXNlcjpkb2NrZXItcGFzcw==',
+        'hf_abcdef',
+        'sk-123456',
+        'pw-0000',
+        'aws-secret',
+    }
     assert config_secret_values(None) == set()
-    assert config_secret_values({'containers': 'bad', 'dockerAuth': {'user': 'someone', 'password': 'pw-1234'}}) == {'someone', 'pw-1234'}
+    assert config_secret_values({'containers': 'bad', 'dockerAuth': {'user': 'someone', 'password': 'pw-1234'}}) == {
+        'someone',
+        'pw-1234',
+    }
 
 
 def test_scrub_masks_docker_auth_and_secret_env_without_touching_the_input():

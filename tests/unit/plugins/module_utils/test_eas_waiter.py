@@ -12,7 +12,10 @@ import pytest
 from ansible_collections.llmops.eas_stack.plugins.module_utils.eas_client import EASClient
 from ansible_collections.llmops.eas_stack.plugins.module_utils.errors import RetryPolicy
 from ansible_collections.llmops.eas_stack.plugins.module_utils.eas_waiter import (
-    EASWaitError, probe_endpoint, wait_for_resource_group, wait_for_service,
+    EASWaitError,
+    probe_endpoint,
+    wait_for_resource_group,
+    wait_for_service,
 )
 from ansible_collections.llmops.eas_stack.tests.unit.plugins.module_utils.eas_fakes import FakeSDK, client_error
 
@@ -31,18 +34,43 @@ class Clock:
 
 
 def svc(status, running=1, total=1, **extra):
-    body = {'ServiceName': 'svc', 'Status': status, 'RunningInstance': running, 'TotalInstance': total,
-            'Message': 'msg-%s' % status, 'AccessToken': 'tok', 'InternetEndpoint': 'http://e/api/predict/svc'}
+    body = {
+        'ServiceName': 'svc',
+        'Status': status,
+        'RunningInstance': running,
+        'TotalInstance': total,
+        'Message': 'msg-%s' % status,
+        'AccessToken': 'tok',
+        'InternetEndpoint': 'http://e/api/predict/svc',
+    }
     body.update(extra)
     return body
 
 
 DIAG = {
-    'describe_service_event': [{'Events': [
-        {'Type': 'Warning', 'Reason': 'FailedScheduling', 'Time': '2026-01-01 00:00:00',
-         'Message': json.dumps({'message': '0/1 nodes are available: 1 Insufficient cpu.'})}]}],
-    'describe_service_diagnosis': [{'DiagnosisList': [{'Error': 'Insufficient resources', 'Causes': ['cpu 8 > 7 allocatable'],
-                                                       'Advices': ['lower metadata.cpu']}]}],
+    'describe_service_event': [
+        {
+            'Events': [
+                {
+                    'Type': 'Warning',
+                    'Reason': 'FailedScheduling',
+                    'Time': '2026-01-01 00:00:00',
+                    'Message': json.dumps({'message': '0/1 nodes are available: 1 Insufficient cpu.'}),
+                }
+            ]
+        }
+    ],
+    'describe_service_diagnosis': [
+        {
+            'DiagnosisList': [
+                {
+                    'Error': 'Insufficient resources',
+                    'Causes': ['cpu 8 > 7 allocatable'],
+                    'Advices': ['lower metadata.cpu'],
+                }
+            ]
+        }
+    ],
     'describe_service_log': [{'Logs': ['line %d' % i for i in range(30)]}],
 }
 
@@ -54,7 +82,9 @@ def client_for(script):
 
 def test_waits_through_transitions_with_growing_delays():
     clock = Clock()
-    client, sdk = client_for({'describe_service': [svc('Creating', 0), svc('Waiting', 0), svc('Running', 0), svc('Running')]})
+    client, sdk = client_for(
+        {'describe_service': [svc('Creating', 0), svc('Waiting', 0), svc('Running', 0), svc('Running')]}
+    )
     result = wait_for_service(client, 'svc', 'Running', 600, sleep=clock.sleep, clock=clock)
     assert result['Status'] == 'Running' and result['RunningInstance'] == 1
     assert sdk.names() == ['describe_service'] * 4
@@ -63,7 +93,10 @@ def test_waits_through_transitions_with_growing_delays():
 
 def test_fails_fast_on_failed_with_the_message_and_diagnosis():
     clock = Clock()
-    script = dict(DIAG, describe_service=[svc('Creating', 0), svc('Failed', 0, Message='Instance svc-0 not healthy: Instance crashed')])
+    script = dict(
+        DIAG,
+        describe_service=[svc('Creating', 0), svc('Failed', 0, Message='Instance svc-0 not healthy: Instance crashed')],
+    )
     client, dummy = client_for(script)
     with pytest.raises(EASWaitError) as exc:
         wait_for_service(client, 'svc', 'Running', 600, sleep=clock.sleep, clock=clock)
@@ -100,8 +133,14 @@ def test_endless_waiting_times_out_with_events_diagnosis_and_last_logs():
 def test_unreadable_diagnostics_do_not_hide_the_timeout():
     clock = Clock()
     err = client_error(403, 'Forbidden.NoPermission')
-    client, dummy = client_for({'describe_service': [svc('Waiting', 0)], 'describe_service_event': [err],
-                                'describe_service_diagnosis': [err], 'describe_service_log': [err]})
+    client, dummy = client_for(
+        {
+            'describe_service': [svc('Waiting', 0)],
+            'describe_service_event': [err],
+            'describe_service_diagnosis': [err],
+            'describe_service_log': [err],
+        }
+    )
     with pytest.raises(EASWaitError, match='could not be read'):
         wait_for_service(client, 'svc', 'Running', 10, sleep=clock.sleep, clock=clock)
 
@@ -118,9 +157,16 @@ def test_wait_for_absent_and_tolerated_invisibility_after_create():
 def test_after_an_update_the_old_running_version_is_not_enough():
     clock = Clock()
     # version 3 was running; the update makes version 4. The first polls still show the old state.
-    client, sdk = client_for({'describe_service': [
-        svc('Running', CurrentVersion=3, LatestVersion=3), svc('Running', CurrentVersion=3, LatestVersion=4),
-        svc('Updating', CurrentVersion=3, LatestVersion=4), svc('Running', CurrentVersion=4, LatestVersion=4)]})
+    client, sdk = client_for(
+        {
+            'describe_service': [
+                svc('Running', CurrentVersion=3, LatestVersion=3),
+                svc('Running', CurrentVersion=3, LatestVersion=4),
+                svc('Updating', CurrentVersion=3, LatestVersion=4),
+                svc('Running', CurrentVersion=4, LatestVersion=4),
+            ]
+        }
+    )
     result = wait_for_service(client, 'svc', 'Running', 600, sleep=clock.sleep, clock=clock, min_version=4)
     assert result['CurrentVersion'] == 4 and result['Status'] == 'Running'
     assert sdk.names() == ['describe_service'] * 4
@@ -148,12 +194,16 @@ def test_update_without_a_new_version_falls_back_to_running_after_the_grace():
 
 def test_after_a_restart_running_counts_only_after_a_change_or_the_grace():
     clock = Clock()
-    client, sdk = client_for({'describe_service': [svc('Running'), svc('Running', 0), svc('Starting', 0), svc('Running')]})
+    client, sdk = client_for(
+        {'describe_service': [svc('Running'), svc('Running', 0), svc('Starting', 0), svc('Running')]}
+    )
     wait_for_service(client, 'svc', 'Running', 600, sleep=clock.sleep, clock=clock, require_change=True)
     assert sdk.names() == ['describe_service'] * 4  # not the first (old) Running
     clock = Clock()
     client, sdk = client_for({'describe_service': [svc('Running')]})
-    wait_for_service(client, 'svc', 'Running', 600, sleep=clock.sleep, clock=clock, require_change=True, change_grace=30)
+    wait_for_service(
+        client, 'svc', 'Running', 600, sleep=clock.sleep, clock=clock, require_change=True, change_grace=30
+    )
     assert 30 <= clock.now - 1000 < 45  # a restart that finished unseen: bounded by the grace
     clock = Clock()
     client, sdk = client_for({'describe_service': [svc('Running')]})
@@ -168,6 +218,7 @@ def test_settled_accepts_stopped():
 
 
 # -- endpoint probe ----------------------------------------------------------------------------------------------
+
 
 class Opener:
     def __init__(self, answers):
@@ -191,7 +242,9 @@ def http_error(code, body):
 def test_probe_retries_until_200_and_sends_the_raw_token():
     clock = Clock()
     opener = Opener([http_error(503, b'no healthy upstream'), OSError('connection refused'), 200])
-    assert probe_endpoint('http://e/api/predict/svc/', 'sekret', 120, sleep=clock.sleep, clock=clock, opener=opener) == 3
+    assert (
+        probe_endpoint('http://e/api/predict/svc/', 'sekret', 120, sleep=clock.sleep, clock=clock, opener=opener) == 3
+    )
     url, kwargs = opener.requests[0]
     assert url == 'http://e/api/predict/svc/v1/models'
     assert kwargs['headers'] == {'Authorization': 'sekret'} and kwargs['method'] == 'GET'
@@ -208,24 +261,38 @@ def test_probe_timeout_reports_the_last_answer_but_never_the_token():
 
 # -- resource group ----------------------------------------------------------------------------------------------
 
+
 def test_resource_group_waits_for_ready_and_all_instances():
     clock = Clock()
-    client, dummy = client_for({
-        'describe_resource': [{'ResourceId': 'eas-r-1', 'Status': 'Creating'}, {'ResourceId': 'eas-r-1', 'Status': 'ResourceReady'}],
-        'list_resource_instances': [{'Instances': [{'InstanceId': 'i1', 'InstanceStatus': 'Attaching'}], 'TotalCount': 1},
-                                    {'Instances': [{'InstanceId': 'i1', 'InstanceStatus': 'Attaching'}], 'TotalCount': 1},
-                                    {'Instances': [{'InstanceId': 'i1', 'InstanceStatus': 'Ready'}], 'TotalCount': 1}],
-    })
-    resource, instances = wait_for_resource_group(client, 'eas-r-1', 600, expected_count=1, sleep=clock.sleep, clock=clock)
+    client, dummy = client_for(
+        {
+            'describe_resource': [
+                {'ResourceId': 'eas-r-1', 'Status': 'Creating'},
+                {'ResourceId': 'eas-r-1', 'Status': 'ResourceReady'},
+            ],
+            'list_resource_instances': [
+                {'Instances': [{'InstanceId': 'i1', 'InstanceStatus': 'Attaching'}], 'TotalCount': 1},
+                {'Instances': [{'InstanceId': 'i1', 'InstanceStatus': 'Attaching'}], 'TotalCount': 1},
+                {'Instances': [{'InstanceId': 'i1', 'InstanceStatus': 'Ready'}], 'TotalCount': 1},
+            ],
+        }
+    )
+    resource, instances = wait_for_resource_group(
+        client, 'eas-r-1', 600, expected_count=1, sleep=clock.sleep, clock=clock
+    )
     assert resource['Status'] == 'ResourceReady' and instances[0]['InstanceStatus'] == 'Ready'
 
 
 def test_resource_group_fails_fast_on_create_failed_instance():
     clock = Clock()
-    client, dummy = client_for({
-        'describe_resource': [{'ResourceId': 'eas-r-1', 'Status': 'Creating'}],
-        'list_resource_instances': [{'Instances': [{'InstanceId': 'i1', 'InstanceStatus': 'CreateFailed'}], 'TotalCount': 1}],
-    })
+    client, dummy = client_for(
+        {
+            'describe_resource': [{'ResourceId': 'eas-r-1', 'Status': 'Creating'}],
+            'list_resource_instances': [
+                {'Instances': [{'InstanceId': 'i1', 'InstanceStatus': 'CreateFailed'}], 'TotalCount': 1}
+            ],
+        }
+    )
     with pytest.raises(EASWaitError, match='out of stock'):
         wait_for_resource_group(client, 'eas-r-1', 600, expected_count=1, sleep=clock.sleep, clock=clock)
     assert clock.sleeps == []

@@ -14,7 +14,14 @@ import pytest
 
 from ansible_collections.llmops.eas_stack.plugins.module_utils import oneapi_client as oneapi
 from ansible_collections.llmops.eas_stack.plugins.module_utils.oneapi_client import (
-    OneApiClient, OneApiError, fingerprint_matches, join_list, key_fingerprint, parse_json_object, split_list)
+    OneApiClient,
+    OneApiError,
+    fingerprint_matches,
+    join_list,
+    key_fingerprint,
+    parse_json_object,
+    split_list,
+)
 
 
 class Resp:
@@ -42,8 +49,15 @@ class Script:
     def __call__(self, url, data=None, headers=None, method=None, **kwargs):
         path = url.split("://", 1)[1].split("/", 1)[1]
         path = "/" + path
-        self.calls.append(dict(method=method, path=path, headers=dict(headers or {}), body=json.loads(data) if data else None,
-                               kwargs=kwargs))
+        self.calls.append(
+            dict(
+                method=method,
+                path=path,
+                headers=dict(headers or {}),
+                body=json.loads(data) if data else None,
+                kwargs=kwargs,
+            )
+        )
         for i, (m, prefix, resp) in enumerate(self.routes):
             if m == method and path.startswith(prefix):
                 if isinstance(resp, list):
@@ -58,8 +72,11 @@ class Script:
         raise AssertionError("unexpected request %s %s" % (method, path))
 
 
-LOGIN_OK = Resp(200, {"success": True, "message": "", "data": {"id": 1, "username": "root"}},
-                cookies=["session=MTcx; Path=/; Expires=Mon, 28 Dec 2026 00:00:00 GMT; Max-Age=2592000"])
+LOGIN_OK = Resp(
+    200,
+    {"success": True, "message": "", "data": {"id": 1, "username": "root"}},
+    cookies=["session=MTcx; Path=/; Expires=Mon, 28 Dec 2026 00:00:00 GMT; Max-Age=2592000"],
+)
 
 
 def client(**kw):
@@ -72,8 +89,12 @@ def run(routes):
 
 
 def test_envelope_success_false_with_http_200_is_an_error_with_the_message():
-    script, patch = run([("POST", "/api/user/login", LOGIN_OK),
-                         ("GET", "/api/channel/3", Resp(200, {"success": False, "message": "record not found"}))])
+    script, patch = run(
+        [
+            ("POST", "/api/user/login", LOGIN_OK),
+            ("GET", "/api/channel/3", Resp(200, {"success": False, "message": "record not found"})),
+        ]
+    )
     with patch, pytest.raises(OneApiError) as err:
         client().get_channel(3)
     assert "record not found" in str(err.value)
@@ -81,9 +102,13 @@ def test_envelope_success_false_with_http_200_is_an_error_with_the_message():
 
 
 def test_one_login_per_run_cookie_reused():
-    script, patch = run([("POST", "/api/user/login", LOGIN_OK),
-                         ("GET", "/api/channel/search", Resp(200, {"success": True, "data": []})),
-                         ("GET", "/api/token/search", Resp(200, {"success": True, "data": []}))])
+    script, patch = run(
+        [
+            ("POST", "/api/user/login", LOGIN_OK),
+            ("GET", "/api/channel/search", Resp(200, {"success": True, "data": []})),
+            ("GET", "/api/token/search", Resp(200, {"success": True, "data": []})),
+        ]
+    )
     with patch:
         c = client()
         c.find_by_name("channel", "a")
@@ -96,7 +121,9 @@ def test_one_login_per_run_cookie_reused():
 
 
 def test_wrong_password_gives_clear_message_and_is_not_retried():
-    script, patch = run([("POST", "/api/user/login", Resp(200, {"success": False, "message": "用户名或密码错误，或用户已被封禁"}))])
+    script, patch = run(
+        [("POST", "/api/user/login", Resp(200, {"success": False, "message": "用户名或密码错误，或用户已被封禁"}))]
+    )
     c = client()
     with patch:
         with pytest.raises(OneApiError) as err:
@@ -129,7 +156,9 @@ def test_api_429_and_401_are_explained():
 
 
 def test_access_token_avoids_login():
-    script, patch = run([("GET", "/api/option/", Resp(200, {"success": True, "data": [{"key": "RegisterEnabled", "value": "true"}]}))])
+    script, patch = run(
+        [("GET", "/api/option/", Resp(200, {"success": True, "data": [{"key": "RegisterEnabled", "value": "true"}]}))]
+    )
     with patch:
         assert client(access_token="tok").get_options() == {"RegisterEnabled": "true"}
     assert [c["path"] for c in script.calls] == ["/api/option/"]
@@ -145,44 +174,64 @@ def test_redirect_is_reported_not_followed():
 
 def test_exact_lookup_ignores_prefix_matches_and_fails_on_duplicates():
     found = [{"id": 4, "name": "eas-2"}, {"id": 3, "name": "eas"}, {"id": 9, "name": "EAS"}]
-    script, patch = run([("POST", "/api/user/login", LOGIN_OK),
-                         ("GET", "/api/channel/search?keyword=eas", Resp(200, {"success": True, "data": found}))])
+    script, patch = run(
+        [
+            ("POST", "/api/user/login", LOGIN_OK),
+            ("GET", "/api/channel/search?keyword=eas", Resp(200, {"success": True, "data": found})),
+        ]
+    )
     with patch:
         assert client().find_by_name("channel", "eas")["id"] == 3
     dupes = [{"id": 7, "name": "eas"}, {"id": 5, "name": "eas"}, {"id": 6, "name": "eas x"}]
-    script, patch = run([("POST", "/api/user/login", LOGIN_OK),
-                         ("GET", "/api/token/search?keyword=eas", Resp(200, {"success": True, "data": dupes}))])
+    script, patch = run(
+        [
+            ("POST", "/api/user/login", LOGIN_OK),
+            ("GET", "/api/token/search?keyword=eas", Resp(200, {"success": True, "data": dupes})),
+        ]
+    )
     with patch, pytest.raises(OneApiError) as err:
         client().find_by_name("token", "eas")
     assert "ids 5, 7" in str(err.value)
 
 
 def test_search_keyword_is_url_encoded():
-    script, patch = run([("POST", "/api/user/login", LOGIN_OK),
-                         ("GET", "/api/channel/search", Resp(200, {"success": True, "data": None}))])
+    script, patch = run(
+        [
+            ("POST", "/api/user/login", LOGIN_OK),
+            ("GET", "/api/channel/search", Resp(200, {"success": True, "data": None})),
+        ]
+    )
     with patch:
         assert client().find_by_name("channel", "a b&c") is None
     assert script.calls[1]["path"] == "/api/channel/search?keyword=a%20b%26c"
 
 
 def test_collection_writes_use_trailing_slash_routes():
-    script, patch = run([("POST", "/api/user/login", LOGIN_OK),
-                         ("POST", "/api/channel/", Resp(200, {"success": True, "message": ""})),
-                         ("PUT", "/api/token/", Resp(200, {"success": True, "data": {"id": 1}})),
-                         ("PUT", "/api/option/", Resp(200, {"success": True}))])
+    script, patch = run(
+        [
+            ("POST", "/api/user/login", LOGIN_OK),
+            ("POST", "/api/channel/", Resp(200, {"success": True, "message": ""})),
+            ("PUT", "/api/token/", Resp(200, {"success": True, "data": {"id": 1}})),
+            ("PUT", "/api/option/", Resp(200, {"success": True})),
+        ]
+    )
     with patch:
         c = client()
         c.create_channel({"name": "x"})
         c.update_token({"id": 1})
         c.set_option("RegisterEnabled", "false")
     assert [(x["method"], x["path"]) for x in script.calls[1:]] == [
-        ("POST", "/api/channel/"), ("PUT", "/api/token/"), ("PUT", "/api/option/")]
+        ("POST", "/api/channel/"),
+        ("PUT", "/api/token/"),
+        ("PUT", "/api/option/"),
+    ]
     assert script.calls[1]["headers"]["Content-Type"] == "application/json"
 
 
 def test_unreachable_gives_clear_message():
     def boom(*args, **kwargs):
         raise ConnectionRefusedError(111, "Connection refused")
+
     with mock.patch.object(oneapi, "open_url", boom), pytest.raises(OneApiError) as err:
         client().get_options()
     assert "cannot reach one-api at http://127.0.0.1:15001" in str(err.value)
@@ -192,7 +241,9 @@ def test_list_and_json_helpers():
     assert split_list(" gpt-4, gpt-4 ,,b ") == ["gpt-4", "b"]
     assert split_list(["b", "a", "b"]) == ["b", "a"]
     assert join_list(["gpt-4", " x ", "gpt-4"]) == "gpt-4,x"
-    assert parse_json_object("", "m") == {} and parse_json_object("{}", "m") == {} and parse_json_object(None, "m") == {}
+    assert (
+        parse_json_object("", "m") == {} and parse_json_object("{}", "m") == {} and parse_json_object(None, "m") == {}
+    )
     assert parse_json_object('{"a":"b"}', "m") == {"a": "b"}
     with pytest.raises(OneApiError):
         parse_json_object("[1]", "m")

@@ -33,14 +33,28 @@ def no_sleep(monkeypatch):
 
 
 def resource(status='ResourceReady', name='grp'):
-    return {'ResourceId': 'eas-r-1', 'ResourceName': name, 'Status': status, 'InstanceMaxAllocatableCPU': 7.0,
-            'InstanceMaxAllocatableGPU': 1.0, 'InstanceMaxAllocatableMemory': 28672.0, 'CpuCount': 8, 'GpuCount': 1,
-            'Memory': 30720, 'ServiceCount': '0'}
+    return {
+        'ResourceId': 'eas-r-1',
+        'ResourceName': name,
+        'Status': status,
+        'InstanceMaxAllocatableCPU': 7.0,
+        'InstanceMaxAllocatableGPU': 1.0,
+        'InstanceMaxAllocatableMemory': 28672.0,
+        'CpuCount': 8,
+        'GpuCount': 1,
+        'Memory': 30720,
+        'ServiceCount': '0',
+    }
 
 
 def inst(iid, status='Ready', created='2026-01-01T00:00:00Z'):
-    return {'InstanceId': iid, 'InstanceStatus': status, 'InstanceType': 'ecs.gn7i-c8g1.2xlarge', 'CreateTime': created,
-            'ChargeType': 'PostPaid'}
+    return {
+        'InstanceId': iid,
+        'InstanceStatus': status,
+        'InstanceType': 'ecs.gn7i-c8g1.2xlarge',
+        'CreateTime': created,
+        'ChargeType': 'PostPaid',
+    }
 
 
 def instances(*items):
@@ -48,13 +62,24 @@ def instances(*items):
 
 
 def listing(*names):
-    return {'Resources': [dict(resource(name=n), ResourceId='eas-r-%d' % i) for i, n in enumerate(names, 1)],
-            'TotalCount': len(names)}
+    return {
+        'Resources': [dict(resource(name=n), ResourceId='eas-r-%d' % i) for i, n in enumerate(names, 1)],
+        'TotalCount': len(names),
+    }
 
 
 def run(capsys, module, sdk, check_mode=False, **args):
-    args = dict(dict(region='cn-hangzhou', endpoint='http://127.0.0.1:1', access_key_id='ak', access_key_secret='sk',
-                     _ansible_check_mode=check_mode, _ansible_diff=True), **args)
+    args = dict(
+        dict(
+            region='cn-hangzhou',
+            endpoint='http://127.0.0.1:1',
+            access_key_id='ak',
+            access_key_secret='sk',
+            _ansible_check_mode=check_mode,
+            _ansible_diff=True,
+        ),
+        **args,
+    )
     with patch_module_args(args):
         with pytest.MonkeyPatch.context() as mp:
             mp.setattr(eas_client, 'SDKClient', lambda config: sdk)
@@ -64,23 +89,37 @@ def run(capsys, module, sdk, check_mode=False, **args):
 
 
 def test_create_waits_ready_and_returns_allocatable(capsys):
-    sdk = FakeSDK({'list_resources': [{'Resources': [], 'TotalCount': 0}],
-                   'create_resource': [{'ResourceId': 'eas-r-1', 'InstanceIds': ['i1']}],
-                   'describe_resource': [resource('Creating'), resource()],
-                   'list_resource_instances': [instances(inst('i1', 'Attaching')), instances(inst('i1'))]})
+    sdk = FakeSDK(
+        {
+            'list_resources': [{'Resources': [], 'TotalCount': 0}],
+            'create_resource': [{'ResourceId': 'eas-r-1', 'InstanceIds': ['i1']}],
+            'describe_resource': [resource('Creating'), resource()],
+            'list_resource_instances': [instances(inst('i1', 'Attaching')), instances(inst('i1'))],
+        }
+    )
     result = run(capsys, eas_resource_group, sdk, name='grp', instance_type='ecs.gn7i-c8g1.2xlarge', instance_count=1)
     assert result['changed'] is True and result['actions'] == ['CreateResource']
     request = sdk.calls[1][1][0]
-    assert (request.resource_name, request.resource_type, request.ecs_instance_type, request.ecs_instance_count,
-            request.charge_type) == ('grp', 'Dedicated', 'ecs.gn7i-c8g1.2xlarge', 1, 'PostPaid')
+    assert (
+        request.resource_name,
+        request.resource_type,
+        request.ecs_instance_type,
+        request.ecs_instance_count,
+        request.charge_type,
+    ) == ('grp', 'Dedicated', 'ecs.gn7i-c8g1.2xlarge', 1, 'PostPaid')
     group = result['resource_group']
     assert group['status'] == 'ResourceReady' and group['instance_count'] == 1
     assert (group['allocatable_cpu'], group['allocatable_gpu'], group['allocatable_memory']) == (7.0, 1.0, 28672.0)
 
 
 def test_existing_group_is_found_by_exact_name_and_unchanged(capsys):
-    sdk = FakeSDK({'list_resources': [listing('grp', 'grp-2')], 'describe_resource': [resource()],
-                   'list_resource_instances': [instances(inst('i1'))]})
+    sdk = FakeSDK(
+        {
+            'list_resources': [listing('grp', 'grp-2')],
+            'describe_resource': [resource()],
+            'list_resource_instances': [instances(inst('i1'))],
+        }
+    )
     result = run(capsys, eas_resource_group, sdk, name='grp', instance_type='ecs.gn7i-c8g1.2xlarge', instance_count=1)
     assert result['changed'] is False and sdk.mutating_calls() == []
     assert sdk.calls[0][1][0].resource_name == 'grp'
@@ -89,32 +128,57 @@ def test_existing_group_is_found_by_exact_name_and_unchanged(capsys):
 def test_two_groups_with_the_same_name_is_an_error(capsys):
     sdk = FakeSDK({'list_resources': [listing('grp', 'grp')]})
     result = run(capsys, eas_resource_group, sdk, name='grp', instance_count=1)
-    assert result['failed'] is True and 'eas-r-1' in result['msg'] and 'eas-r-2' in result['msg'] and 'resource_id' in result['msg']
+    assert (
+        result['failed'] is True
+        and 'eas-r-1' in result['msg']
+        and 'eas-r-2' in result['msg']
+        and 'resource_id' in result['msg']
+    )
 
 
 def test_scale_up_and_down(capsys):
-    sdk = FakeSDK({'list_resources': [listing('grp')], 'describe_resource': [resource()],
-                   'list_resource_instances': [instances(inst('i1')), instances(inst('i1'), inst('i2', 'Attaching')),
-                                               instances(inst('i1'), inst('i2'))],
-                   'create_resource_instances': [{'InstanceIds': ['i2']}]})
+    sdk = FakeSDK(
+        {
+            'list_resources': [listing('grp')],
+            'describe_resource': [resource()],
+            'list_resource_instances': [
+                instances(inst('i1')),
+                instances(inst('i1'), inst('i2', 'Attaching')),
+                instances(inst('i1'), inst('i2')),
+            ],
+            'create_resource_instances': [{'InstanceIds': ['i2']}],
+        }
+    )
     result = run(capsys, eas_resource_group, sdk, name='grp', instance_count=2)
     assert result['actions'] == ['CreateResourceInstances'] and result['resource_group']['instance_count'] == 2
     req = [c for c in sdk.calls if c[0] == 'create_resource_instances'][0][1][2]
     assert (req.ecs_instance_count, req.ecs_instance_type) == (1, 'ecs.gn7i-c8g1.2xlarge')
 
-    sdk = FakeSDK({'list_resources': [listing('grp')], 'describe_resource': [resource()],
-                   'list_resource_instances': [instances(inst('i1', created='2026-01-01'), inst('i2', created='2026-02-01')),
-                                               instances(inst('i1'))],
-                   'delete_resource_instances': [{}]})
+    sdk = FakeSDK(
+        {
+            'list_resources': [listing('grp')],
+            'describe_resource': [resource()],
+            'list_resource_instances': [
+                instances(inst('i1', created='2026-01-01'), inst('i2', created='2026-02-01')),
+                instances(inst('i1')),
+            ],
+            'delete_resource_instances': [{}],
+        }
+    )
     result = run(capsys, eas_resource_group, sdk, name='grp', instance_count=1)
     assert result['actions'] == ['DeleteResourceInstances']
     assert [c for c in sdk.calls if c[0] == 'delete_resource_instances'][0][1][2].instance_list == 'i2'  # the newest
 
 
 def test_absent_refuses_while_services_run(capsys):
-    sdk = FakeSDK({'list_resources': [listing('grp')], 'describe_resource': [resource()],
-                   'list_resource_instances': [instances(inst('i1'))],
-                   'list_services': [{'Services': [{'ServiceName': 'svc'}], 'TotalCount': 1}]})
+    sdk = FakeSDK(
+        {
+            'list_resources': [listing('grp')],
+            'describe_resource': [resource()],
+            'list_resource_instances': [instances(inst('i1'))],
+            'list_services': [{'Services': [{'ServiceName': 'svc'}], 'TotalCount': 1}],
+        }
+    )
     result = run(capsys, eas_resource_group, sdk, name='grp', state='absent')
     assert result['failed'] is True and 'svc' in result['msg'] and 'force' in result['msg']
     assert sdk.mutating_calls() == []
@@ -122,10 +186,16 @@ def test_absent_refuses_while_services_run(capsys):
 
 
 def test_absent_deletes_instances_then_group(capsys):
-    sdk = FakeSDK({'list_resources': [listing('grp')], 'describe_resource': [resource(), GONE],
-                   'list_resource_instances': [instances(inst('i1')), instances(inst('i1', 'Deleting')), instances()],
-                   'list_services': [{'Services': [], 'TotalCount': 0}],
-                   'delete_resource_instances': [{}], 'delete_resource': [{}]})
+    sdk = FakeSDK(
+        {
+            'list_resources': [listing('grp')],
+            'describe_resource': [resource(), GONE],
+            'list_resource_instances': [instances(inst('i1')), instances(inst('i1', 'Deleting')), instances()],
+            'list_services': [{'Services': [], 'TotalCount': 0}],
+            'delete_resource_instances': [{}],
+            'delete_resource': [{}],
+        }
+    )
     result = run(capsys, eas_resource_group, sdk, name='grp', state='absent')
     assert result['actions'] == ['DeleteResourceInstances', 'DeleteResource']
     assert sdk.mutating_calls() == ['delete_resource_instances', 'delete_resource']
@@ -133,11 +203,18 @@ def test_absent_deletes_instances_then_group(capsys):
 
 
 def test_absent_with_force_deletes_services_first(capsys):
-    sdk = FakeSDK({'list_resources': [listing('grp')], 'describe_resource': [resource(), GONE],
-                   'list_resource_instances': [instances(inst('i1')), instances()],
-                   'list_services': [{'Services': [{'ServiceName': 'svc'}], 'TotalCount': 1}],
-                   'delete_service': [{}], 'describe_service': [client_error(404, 'InvalidService.NotFound')],
-                   'delete_resource_instances': [{}], 'delete_resource': [{}]})
+    sdk = FakeSDK(
+        {
+            'list_resources': [listing('grp')],
+            'describe_resource': [resource(), GONE],
+            'list_resource_instances': [instances(inst('i1')), instances()],
+            'list_services': [{'Services': [{'ServiceName': 'svc'}], 'TotalCount': 1}],
+            'delete_service': [{}],
+            'describe_service': [client_error(404, 'InvalidService.NotFound')],
+            'delete_resource_instances': [{}],
+            'delete_resource': [{}],
+        }
+    )
     result = run(capsys, eas_resource_group, sdk, name='grp', state='absent', force=True)
     assert result['actions'] == ['DeleteService', 'DeleteResourceInstances', 'DeleteResource']
 
@@ -146,17 +223,29 @@ def test_check_mode_sends_no_mutating_request(capsys):
     sdk = FakeSDK({'list_resources': [{'Resources': [], 'TotalCount': 0}]})
     result = run(capsys, eas_resource_group, sdk, check_mode=True, name='grp', instance_type='t', instance_count=1)
     assert result['changed'] is True and sdk.mutating_calls() == []
-    sdk = FakeSDK({'list_resources': [listing('grp')], 'describe_resource': [resource()],
-                   'list_resource_instances': [instances(inst('i1'))], 'list_services': [{'Services': [], 'TotalCount': 0}]})
+    sdk = FakeSDK(
+        {
+            'list_resources': [listing('grp')],
+            'describe_resource': [resource()],
+            'list_resource_instances': [instances(inst('i1'))],
+            'list_services': [{'Services': [], 'TotalCount': 0}],
+        }
+    )
     result = run(capsys, eas_resource_group, sdk, check_mode=True, name='grp', state='absent')
     assert result['changed'] is True and sdk.mutating_calls() == []
-    assert result['diff'] == {'before': {'state': 'present', 'instance_count': 1}, 'after': {'state': 'absent', 'instance_count': 0}}
+    assert result['diff'] == {
+        'before': {'state': 'present', 'instance_count': 1},
+        'after': {'state': 'absent', 'instance_count': 0},
+    }
 
 
-@pytest.mark.parametrize('args, text', [
-    (dict(instance_count=0), 'instance_count must be at least 1'),
-    (dict(instance_count=1), 'instance_type is required'),
-])
+@pytest.mark.parametrize(
+    'args, text',
+    [
+        (dict(instance_count=0), 'instance_count must be at least 1'),
+        (dict(instance_count=1), 'instance_type is required'),
+    ],
+)
 def test_bad_input(capsys, args, text):
     sdk = FakeSDK({'list_resources': [{'Resources': [], 'TotalCount': 0}]})
     result = run(capsys, eas_resource_group, sdk, name='grp', **args)
@@ -178,7 +267,12 @@ def test_missing_credentials_everywhere(capsys, monkeypatch):
 
 
 def test_service_info_by_name_and_list(capsys):
-    service = {'ServiceName': 'svc', 'Status': 'Running', 'AccessToken': 't', 'ServiceConfig': '{"metadata": {"instance": 1}}'}
+    service = {
+        'ServiceName': 'svc',
+        'Status': 'Running',
+        'AccessToken': 't',
+        'ServiceConfig': '{"metadata": {"instance": 1}}',
+    }
     sdk = FakeSDK({'describe_service': [service]})
     result = run(capsys, eas_service_info, sdk, name='svc')
     assert result['changed'] is False and result['services'][0]['config'] == {'metadata': {'instance': 1}}
@@ -190,8 +284,12 @@ def test_service_info_by_name_and_list(capsys):
 
 
 def test_service_info_returns_https_endpoints_unless_disabled(capsys):
-    service = {'ServiceName': 'svc', 'Status': 'Running', 'InternetEndpoint': 'http://1.cn-hangzhou.pai-eas.aliyuncs.com/api/predict/svc',
-               'IntranetEndpoint': 'http://1.vpc.cn-hangzhou.pai-eas.aliyuncs.com/api/predict/svc'}
+    service = {
+        'ServiceName': 'svc',
+        'Status': 'Running',
+        'InternetEndpoint': 'http://1.cn-hangzhou.pai-eas.aliyuncs.com/api/predict/svc',
+        'IntranetEndpoint': 'http://1.vpc.cn-hangzhou.pai-eas.aliyuncs.com/api/predict/svc',
+    }
     result = run(capsys, eas_service_info, FakeSDK({'describe_service': [service]}), name='svc')
     assert result['services'][0]['internet_endpoint'] == 'https://1.cn-hangzhou.pai-eas.aliyuncs.com/api/predict/svc'
     assert result['services'][0]['intranet_endpoint'].startswith('https://1.vpc.')

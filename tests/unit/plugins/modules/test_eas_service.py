@@ -10,7 +10,7 @@ import pytest
 from ansible.module_utils.common.parameters import PASS_VARS
 from ansible.module_utils.testing import patch_module_args
 
-from ansible_collections.llmops.eas_stack.plugins.module_utils import eas_client, eas_connection, eas_waiter
+from ansible_collections.llmops.eas_stack.plugins.module_utils import eas_client, eas_waiter
 from ansible_collections.llmops.eas_stack.plugins.modules import eas_service
 from ansible_collections.llmops.eas_stack.tests.unit.plugins.module_utils.eas_fakes import FakeSDK, client_error
 
@@ -30,10 +30,18 @@ def server_config(**meta):
 
 
 def svc(status='Running', config=None, running=1, total=1):
-    return {'ServiceName': 'svc', 'ServiceId': 'eas-m-1', 'Status': status, 'RunningInstance': running, 'TotalInstance': total,
-            'AccessToken': 'tok-secret', 'InternetEndpoint': 'http://1.cn-hangzhou.pai-eas.aliyuncs.com/api/predict/svc',
-            'IntranetEndpoint': 'http://1.vpc.cn-hangzhou.pai-eas.aliyuncs.com/api/predict/svc',
-            'ServiceConfig': json.dumps(config or server_config()), 'Resource': 'eas-r-1'}
+    return {
+        'ServiceName': 'svc',
+        'ServiceId': 'eas-m-1',
+        'Status': status,
+        'RunningInstance': running,
+        'TotalInstance': total,
+        'AccessToken': 'tok-secret',
+        'InternetEndpoint': 'http://1.cn-hangzhou.pai-eas.aliyuncs.com/api/predict/svc',
+        'IntranetEndpoint': 'http://1.vpc.cn-hangzhou.pai-eas.aliyuncs.com/api/predict/svc',
+        'ServiceConfig': json.dumps(config or server_config()),
+        'Resource': 'eas-r-1',
+    }
 
 
 class FakeTime:
@@ -61,8 +69,17 @@ def probes(monkeypatch):
 
 
 def run(capsys, sdk, check_mode=False, diff=True, **args):
-    args = dict(dict(name='svc', region='cn-hangzhou', access_key_id='ak', access_key_secret='sk',
-                     _ansible_check_mode=check_mode, _ansible_diff=diff), **args)
+    args = dict(
+        dict(
+            name='svc',
+            region='cn-hangzhou',
+            access_key_id='ak',
+            access_key_secret='sk',
+            _ansible_check_mode=check_mode,
+            _ansible_diff=diff,
+        ),
+        **args,
+    )
     if 'inject_invocation' not in PASS_VARS:
         # ansible-core before 2.20 always returns the invocation and does not know this switch
         args.pop('_ansible_inject_invocation', None)
@@ -75,8 +92,12 @@ def run(capsys, sdk, check_mode=False, diff=True, **args):
 
 
 def test_create_waits_for_running_and_probes_the_endpoint(capsys, probes):
-    sdk = FakeSDK({'describe_service': [NOT_FOUND, svc('Creating', running=0), svc('Running')],
-                   'create_service': [{'ServiceName': 'svc', 'Status': 'Creating'}]})
+    sdk = FakeSDK(
+        {
+            'describe_service': [NOT_FOUND, svc('Creating', running=0), svc('Running')],
+            'create_service': [{'ServiceName': 'svc', 'Status': 'Creating'}],
+        }
+    )
     result = run(capsys, sdk, state='running', config=CONFIG)
     assert result['changed'] is True and result['actions'] == ['CreateService']
     body = json.loads(sdk.calls[1][1][0].body)
@@ -85,7 +106,9 @@ def test_create_waits_for_running_and_probes_the_endpoint(capsys, probes):
     assert result['service']['status'] == 'Running'
     assert result['service']['access_token'] == 'tok-secret'
     assert result['service']['internet_endpoint'].endswith('/api/predict/svc')
-    assert probes[0][0].endswith('/api/predict/svc/v1/models') and probes[0][1]['headers'] == {'Authorization': 'tok-secret'}
+    assert probes[0][0].endswith('/api/predict/svc/v1/models') and probes[0][1]['headers'] == {
+        'Authorization': 'tok-secret'
+    }
 
 
 def test_rerun_is_idempotent_when_desired_is_a_subset(capsys, probes):
@@ -115,8 +138,12 @@ def test_check_mode_create_and_delete_send_nothing(capsys, probes):
 
 
 def test_update_sends_only_the_difference(capsys, probes):
-    sdk = FakeSDK({'describe_service': [svc('Running', server_config(cpu=6)), svc('Updating'), svc('Running')],
-                   'update_service': [{}]})
+    sdk = FakeSDK(
+        {
+            'describe_service': [svc('Running', server_config(cpu=6)), svc('Updating'), svc('Running')],
+            'update_service': [{}],
+        }
+    )
     result = run(capsys, sdk, config=CONFIG)
     assert result['actions'] == ['UpdateService']
     name, args = [c for c in sdk.calls if c[0] == 'update_service'][0]
@@ -129,25 +156,50 @@ def test_replace_sends_the_whole_config(capsys, probes):
     run(capsys, sdk, config=CONFIG, update_type='replace')
     args = [c for c in sdk.calls if c[0] == 'update_service'][0][1]
     sent = json.loads(args[2].body)
-    assert sent['metadata']['cpu'] == 7 and sent['containers'] == CONFIG['containers'] and args[2].update_type == 'replace'
+    assert (
+        sent['metadata']['cpu'] == 7 and sent['containers'] == CONFIG['containers'] and args[2].update_type == 'replace'
+    )
 
 
 def test_instance_count_only_change_scales(capsys, probes):
-    sdk = FakeSDK({'describe_service': [svc('Running', server_config(instance=2, rolling_strategy={'max_surge': 1}), running=2, total=2),
-                                        svc('Running')],
-                   'scale_service': [{}]})
-    result = run(capsys, sdk, config=dict(CONFIG, metadata=dict(CONFIG['metadata'], instance=2, rolling_strategy={'max_surge': 1})))
+    sdk = FakeSDK(
+        {
+            'describe_service': [
+                svc('Running', server_config(instance=2, rolling_strategy={'max_surge': 1}), running=2, total=2),
+                svc('Running'),
+            ],
+            'scale_service': [{}],
+        }
+    )
+    result = run(
+        capsys,
+        sdk,
+        config=dict(CONFIG, metadata=dict(CONFIG['metadata'], instance=2, rolling_strategy={'max_surge': 1})),
+    )
     assert result['changed'] is False  # already 2
-    sdk = FakeSDK({'describe_service': [svc('Running', server_config(rolling_strategy={'max_surge': 1})), svc('Running')],
-                   'scale_service': [{}]})
-    result = run(capsys, sdk, config=dict(CONFIG, metadata=dict(CONFIG['metadata'], instance=3, rolling_strategy={'max_surge': 1})))
+    sdk = FakeSDK(
+        {
+            'describe_service': [svc('Running', server_config(rolling_strategy={'max_surge': 1})), svc('Running')],
+            'scale_service': [{}],
+        }
+    )
+    result = run(
+        capsys,
+        sdk,
+        config=dict(CONFIG, metadata=dict(CONFIG['metadata'], instance=3, rolling_strategy={'max_surge': 1})),
+    )
     assert result['actions'] == ['ScaleService']
     assert [c for c in sdk.calls if c[0] == 'scale_service'][0][1][2].instance == 3
 
 
 def test_user_rolling_strategy_is_respected_and_fix_can_be_disabled():
     class M:
-        params = dict(name='svc', auto_max_unavailable=True, config={'metadata': {'resource': 'eas-r-1', 'rolling_strategy': {'max_surge': 1}}})
+        params = dict(
+            name='svc',
+            auto_max_unavailable=True,
+            config={'metadata': {'resource': 'eas-r-1', 'rolling_strategy': {'max_surge': 1}}},
+        )
+
     assert eas_service.build_desired(M.params)['metadata']['rolling_strategy'] == {'max_surge': 1}
     M.params = dict(M.params, auto_max_unavailable=False, config={'metadata': {'resource': 'eas-r-1'}})
     assert 'rolling_strategy' not in eas_service.build_desired(M.params)['metadata']
@@ -155,19 +207,28 @@ def test_user_rolling_strategy_is_respected_and_fix_can_be_disabled():
     assert 'metadata' not in eas_service.build_desired(M.params)  # public resource group: no fix
 
 
-@pytest.mark.parametrize('status, state, expected', [
-    ('Running', 'stopped', ['StopService']),
-    ('Stopped', 'stopped', []),
-    ('Stopped', 'running', ['StartService']),
-    ('Running', 'running', []),
-    ('Running', 'restarted', ['RestartService']),
-    ('Stopped', 'restarted', ['StartService']),
-    ('Stopped', 'present', []),
-])
+@pytest.mark.parametrize(
+    'status, state, expected',
+    [
+        ('Running', 'stopped', ['StopService']),
+        ('Stopped', 'stopped', []),
+        ('Stopped', 'running', ['StartService']),
+        ('Running', 'running', []),
+        ('Running', 'restarted', ['RestartService']),
+        ('Stopped', 'restarted', ['StartService']),
+        ('Stopped', 'present', []),
+    ],
+)
 def test_state_transitions_without_redundant_calls(capsys, probes, status, state, expected):
     final = 'Stopped' if state == 'stopped' or (state == 'present' and status == 'Stopped') else 'Running'
-    sdk = FakeSDK({'describe_service': [svc(status), svc(final)], 'stop_service': [{}], 'start_service': [{}],
-                   'restart_service': [{}]})
+    sdk = FakeSDK(
+        {
+            'describe_service': [svc(status), svc(final)],
+            'stop_service': [{}],
+            'start_service': [{}],
+            'restart_service': [{}],
+        }
+    )
     result = run(capsys, sdk, state=state)
     assert result['actions'] == expected
     assert result['changed'] is bool(expected)
@@ -184,9 +245,15 @@ def test_absent(capsys, probes):
 def test_failed_service_fails_fast_and_masks_the_token(capsys, probes):
     failed = svc('Failed', running=0)
     failed['Message'] = 'Instance svc-0 not healthy: Instance crashed, please inspect instance log.'
-    sdk = FakeSDK({'describe_service': [NOT_FOUND, failed], 'create_service': [{}],
-                   'describe_service_event': [{'Events': []}], 'describe_service_diagnosis': [{'DiagnosisList': []}],
-                   'describe_service_log': [{'Logs': ['torch.OutOfMemoryError: CUDA out of memory']}]})
+    sdk = FakeSDK(
+        {
+            'describe_service': [NOT_FOUND, failed],
+            'create_service': [{}],
+            'describe_service_event': [{'Events': []}],
+            'describe_service_diagnosis': [{'DiagnosisList': []}],
+            'describe_service_log': [{'Logs': ['torch.OutOfMemoryError: CUDA out of memory']}],
+        }
+    )
     result = run(capsys, sdk, state='running', config=CONFIG)
     assert result['failed'] is True
     assert 'Instance crashed' in result['msg'] and 'CUDA out of memory' in result['msg']
@@ -197,7 +264,9 @@ def test_api_error_is_reported_with_code_and_request_id(capsys, probes):
     sdk = FakeSDK({'describe_service': [client_error(403, 'Forbidden.PrivilegeCheckFailed', 'not yours', 'RID-9')]})
     result = run(capsys, sdk, state='running', config=CONFIG)
     assert result['failed'] is True
-    assert 'Forbidden.PrivilegeCheckFailed' in result['msg'] and 'RID-9' in result['msg'] and 'not yours' in result['msg']
+    assert (
+        'Forbidden.PrivilegeCheckFailed' in result['msg'] and 'RID-9' in result['msg'] and 'not yours' in result['msg']
+    )
 
 
 def test_bad_input_fails_before_any_request(capsys, probes):
@@ -219,9 +288,17 @@ def test_no_probe_when_disabled(capsys, probes):
 
 
 def test_updating_a_failed_service_does_not_fail_on_the_stale_status(capsys, probes):
-    sdk = FakeSDK({'describe_service': [svc('Failed', server_config(cpu=8), running=0), svc('Failed', running=0),
-                                        svc('Updating', running=0), svc('Running')],
-                   'update_service': [{}]})
+    sdk = FakeSDK(
+        {
+            'describe_service': [
+                svc('Failed', server_config(cpu=8), running=0),
+                svc('Failed', running=0),
+                svc('Updating', running=0),
+                svc('Running'),
+            ],
+            'update_service': [{}],
+        }
+    )
     result = run(capsys, sdk, state='running', config=CONFIG)
     assert result.get('failed') is not True, result.get('msg')
     assert result['actions'] == ['UpdateService'] and result['service']['status'] == 'Running'
@@ -266,9 +343,18 @@ def versioned(status='Running', current=3, latest=3, **kwargs):
 
 def test_update_waits_for_the_new_version_not_the_old_running_one(capsys, probes):
     # the first polls after UpdateService still show version 3 Running with all instances up
-    sdk = FakeSDK({'describe_service': [versioned('Running', 3, 3, config=server_config(cpu=6)), versioned('Running', 3, 3),
-                                        versioned('Running', 3, 4), versioned('Updating', 3, 4), versioned('Running', 4, 4)],
-                   'update_service': [{}]})
+    sdk = FakeSDK(
+        {
+            'describe_service': [
+                versioned('Running', 3, 3, config=server_config(cpu=6)),
+                versioned('Running', 3, 3),
+                versioned('Running', 3, 4),
+                versioned('Updating', 3, 4),
+                versioned('Running', 4, 4),
+            ],
+            'update_service': [{}],
+        }
+    )
     result = run(capsys, sdk, state='running', config=CONFIG)
     assert result['actions'] == ['UpdateService']
     assert result['service']['current_version'] == 4
@@ -277,31 +363,64 @@ def test_update_waits_for_the_new_version_not_the_old_running_one(capsys, probes
 
 
 def test_scale_does_not_wait_for_a_new_version(capsys, probes):
-    sdk = FakeSDK({'describe_service': [versioned('Running', 3, 3, config=server_config(rolling_strategy={'max_surge': 1})),
-                                        versioned('Running', 3, 3)],
-                   'scale_service': [{}]})
-    result = run(capsys, sdk, config=dict(CONFIG, metadata=dict(CONFIG['metadata'], instance=2, rolling_strategy={'max_surge': 1})))
+    sdk = FakeSDK(
+        {
+            'describe_service': [
+                versioned('Running', 3, 3, config=server_config(rolling_strategy={'max_surge': 1})),
+                versioned('Running', 3, 3),
+            ],
+            'scale_service': [{}],
+        }
+    )
+    result = run(
+        capsys,
+        sdk,
+        config=dict(CONFIG, metadata=dict(CONFIG['metadata'], instance=2, rolling_strategy={'max_surge': 1})),
+    )
     assert result['actions'] == ['ScaleService'] and sdk.names().count('describe_service') == 2
 
 
 def test_restart_waits_until_the_service_was_seen_restarting(capsys, probes):
-    sdk = FakeSDK({'describe_service': [svc('Running'), svc('Running'), svc('Running', running=0), svc('Starting', running=0),
-                                        svc('Running')],
-                   'restart_service': [{}]})
+    sdk = FakeSDK(
+        {
+            'describe_service': [
+                svc('Running'),
+                svc('Running'),
+                svc('Running', running=0),
+                svc('Starting', running=0),
+                svc('Running'),
+            ],
+            'restart_service': [{}],
+        }
+    )
     result = run(capsys, sdk, state='restarted')
     assert result['actions'] == ['RestartService']
     assert sdk.names().count('describe_service') == 5
 
 
-SECRET_CONFIG = dict(CONFIG, dockerAuth='dXNlcjpyZWdpc3RyeS1wdw==', containers=[dict(
-    CONFIG['containers'][0], env=[{'name': 'HF_TOKEN', 'value': 'hf_supersecret'}, {'name': 'DB_PASSWORD', 'value': 'pw-9876'},
-                                  {'name': 'MODEL', 'value': 'DeepSeek-R1'}])])
+SECRET_CONFIG = dict(
+    CONFIG,
+    dockerAuth='dXNlcjpyZWdpc3RyeS1wdw==',
+    containers=[
+        dict(
+            CONFIG['containers'][0],
+            env=[
+                {'name': 'HF_TOKEN', 'value': 'hf_supersecret'},
+                {'name': 'DB_PASSWORD', 'value': 'pw-9876'},
+                {'name': 'MODEL', 'value': 'DeepSeek-R1'},
+            ],
+        )
+    ],
+)
 
 
 def test_docker_auth_and_secret_env_values_are_masked_in_result_diff_and_invocation(capsys, probes):
     current = server_config()
-    current['containers'][0]['env'] = [{'name': 'HF_TOKEN', 'value': 'hf_oldsecret'}, {'name': 'DB_PASSWORD', 'value': 'pw-9876'},
-                                       {'name': 'MODEL', 'value': 'DeepSeek-R1'}]
+    current['containers'][0]['env'] = [
+        {'name': 'HF_TOKEN', 'value': 'hf_oldsecret'},
+        {'name': 'DB_PASSWORD', 'value': 'pw-9876'},
+        {'name': 'MODEL', 'value': 'DeepSeek-R1'},
+    ]
     current['dockerAuth'] = 'dXNlcjpyZWdpc3RyeS1wdw=='
     sdk = FakeSDK({'describe_service': [svc('Running', current), svc('Running', current)], 'update_service': [{}]})
     result = run(capsys, sdk, state='running', config=SECRET_CONFIG, _ansible_inject_invocation=True)

@@ -15,9 +15,17 @@ import pytest
 
 from ansible.module_utils.testing import patch_module_args
 from ansible_collections.llmops.eas_stack.plugins.module_utils import oneapi_client as oneapi
-from ansible_collections.llmops.eas_stack.plugins.module_utils.oneapi_client import FINGERPRINT_CONFIG_KEY, key_fingerprint
+from ansible_collections.llmops.eas_stack.plugins.module_utils.oneapi_client import (
+    FINGERPRINT_CONFIG_KEY,
+    key_fingerprint,
+)
 from ansible_collections.llmops.eas_stack.plugins.modules import (
-    oneapi_channel, oneapi_channel_test, oneapi_option, oneapi_root_password, oneapi_token)
+    oneapi_channel,
+    oneapi_channel_test,
+    oneapi_option,
+    oneapi_root_password,
+    oneapi_token,
+)
 
 URL = "http://127.0.0.1:15001"
 PASSWORD = "new-root-pass"
@@ -70,8 +78,20 @@ class FakeOneApi:
     def add_channel(self, **fields):
         cid = self.next_id
         self.next_id += 1
-        row = dict(id=cid, type=36, key="k", status=1, name="", base_url="", other="", models="", group="default",
-                   model_mapping="", priority=0, config="")
+        row = dict(
+            id=cid,
+            type=36,
+            key="k",
+            status=1,
+            name="",
+            base_url="",
+            other="",
+            models="",
+            group="default",
+            model_mapping="",
+            priority=0,
+            config="",
+        )
         row.update(fields)
         self.channels[cid] = row
         return row
@@ -79,8 +99,21 @@ class FakeOneApi:
     def add_token(self, **fields):
         tid = self.next_id
         self.next_id += 1
-        row = dict(id=tid, user_id=1, key="K%047d" % tid, status=1, name="", created_time=1, accessed_time=1,
-                   expired_time=-1, remain_quota=0, unlimited_quota=True, used_quota=0, models="", subnet="")
+        row = dict(
+            id=tid,
+            user_id=1,
+            key="K%047d" % tid,
+            status=1,
+            name="",
+            created_time=1,
+            accessed_time=1,
+            expired_time=-1,
+            remain_quota=0,
+            unlimited_quota=True,
+            used_quota=0,
+            models="",
+            subnet="",
+        )
         row.update(fields)
         self.tokens[tid] = row
         return row
@@ -119,7 +152,9 @@ class FakeOneApi:
             return ok()
         if path == "/api/option/":
             if method == "GET":
-                return ok([dict(key=k, value=v) for k, v in self.options.items() if not k.endswith(("Token", "Secret"))])
+                return ok(
+                    [dict(key=k, value=v) for k, v in self.options.items() if not k.endswith(("Token", "Secret"))]
+                )
             self.options[body["key"]] = body["value"]
             return ok()
         if path.startswith("/api/channel/"):
@@ -129,11 +164,16 @@ class FakeOneApi:
         return Resp(404, {"error": {"message": "Invalid URL"}})
 
     def channel_route(self, method, path, query, body):
-        rest = path[len("/api/channel/"):]
+        rest = path[len("/api/channel/") :]
         if method == "GET" and rest == "search":
             kw = query.get("keyword", [""])[0]
-            return ok([self.public_channel(c) for c in sorted(self.channels.values(), key=lambda c: -c["id"])
-                       if c["name"].startswith(kw)])
+            return ok(
+                [
+                    self.public_channel(c)
+                    for c in sorted(self.channels.values(), key=lambda c: -c["id"])
+                    if c["name"].startswith(kw)
+                ]
+            )
         if method == "GET" and rest.startswith("test/"):
             return Resp(200, dict(success=True, message="", time=0.5))
         if method == "GET" and rest:
@@ -156,14 +196,21 @@ class FakeOneApi:
         return Resp(404, None)
 
     def token_route(self, method, path, query, body):
-        rest = path[len("/api/token/"):]
+        rest = path[len("/api/token/") :]
         if method == "GET" and rest == "search":
             kw = query.get("keyword", [""])[0]
-            return ok([dict(t) for t in sorted(self.tokens.values(), key=lambda t: -t["id"]) if t["name"].startswith(kw)])
+            return ok(
+                [dict(t) for t in sorted(self.tokens.values(), key=lambda t: -t["id"]) if t["name"].startswith(kw)]
+            )
         if method == "POST":
-            row = self.add_token(name=body["name"], expired_time=body.get("expired_time") or -1,
-                                 remain_quota=body.get("remain_quota", 0), unlimited_quota=body.get("unlimited_quota", False),
-                                 models=body.get("models", ""), subnet=body.get("subnet", ""))
+            row = self.add_token(
+                name=body["name"],
+                expired_time=body.get("expired_time") or -1,
+                remain_quota=body.get("remain_quota", 0),
+                unlimited_quota=body.get("unlimited_quota", False),
+                models=body.get("models", ""),
+                subnet=body.get("subnet", ""),
+            )
             return ok(dict(row))
         if method == "PUT":
             row = self.tokens[body["id"]]
@@ -195,11 +242,18 @@ def result_of(capsys):
     return json.loads(capsys.readouterr().out)
 
 
-CHANNEL = dict(name="eas", type=36, base_url="http://eas-emulator:8080/api/predict/svc/", key="eas-token-1",
-               models=["gpt-4-32k"], model_mapping={"gpt-4-32k": "DeepSeek-R1-Distill-Qwen-1.5B"})
+CHANNEL = dict(
+    name="eas",
+    type=36,
+    base_url="http://eas-emulator:8080/api/predict/svc/",
+    key="eas-token-1",
+    models=["gpt-4-32k"],
+    model_mapping={"gpt-4-32k": "DeepSeek-R1-Distill-Qwen-1.5B"},
+)
 
 
 # ---- oneapi_channel ------------------------------------------------------------------------------
+
 
 def test_channel_create_then_idempotent(fake, capsys):
     run_module(oneapi_channel, fake, CHANNEL)
@@ -243,8 +297,14 @@ def test_channel_on_create_and_always(fake, capsys):
 
 
 def test_channel_without_fingerprint_gets_key_once_keeping_config(fake, capsys):
-    row = fake.add_channel(name="eas", type=36, base_url="http://eas-emulator:8080/api/predict/svc", models="gpt-4-32k",
-                           model_mapping='{"gpt-4-32k": "DeepSeek-R1-Distill-Qwen-1.5B"}', config='{"region":"x"}')
+    row = fake.add_channel(
+        name="eas",
+        type=36,
+        base_url="http://eas-emulator:8080/api/predict/svc",
+        models="gpt-4-32k",
+        model_mapping='{"gpt-4-32k": "DeepSeek-R1-Distill-Qwen-1.5B"}',
+        config='{"region":"x"}',
+    )
     run_module(oneapi_channel, fake, CHANNEL)
     assert result_of(capsys)["key_updated"] is True
     config = json.loads(row["config"])
@@ -254,8 +314,14 @@ def test_channel_without_fingerprint_gets_key_once_keeping_config(fake, capsys):
 
 
 def test_channel_partial_update_sends_only_changes(fake, capsys):
-    fake.add_channel(name="eas", type=36, base_url="http://eas-emulator:8080/api/predict/svc", models="gpt-4-32k",
-                     model_mapping='{"gpt-4-32k":"old"}', config=json.dumps({FINGERPRINT_CONFIG_KEY: key_fingerprint("eas-token-1")}))
+    fake.add_channel(
+        name="eas",
+        type=36,
+        base_url="http://eas-emulator:8080/api/predict/svc",
+        models="gpt-4-32k",
+        model_mapping='{"gpt-4-32k":"old"}',
+        config=json.dumps({FINGERPRINT_CONFIG_KEY: key_fingerprint("eas-token-1")}),
+    )
     run_module(oneapi_channel, fake, dict(CHANNEL, models=["gpt-4-32k", " gpt-4-32k", "x"]))
     res = result_of(capsys)
     body = fake.writes()[-1][2]
@@ -266,9 +332,14 @@ def test_channel_partial_update_sends_only_changes(fake, capsys):
 
 
 def test_channel_model_mapping_compared_as_dict(fake, capsys):
-    fake.add_channel(name="eas", type=36, base_url="http://eas-emulator:8080/api/predict/svc", models="gpt-4-32k",
-                     model_mapping='{ "gpt-4-32k" : "DeepSeek-R1-Distill-Qwen-1.5B" }',
-                     config=json.dumps({FINGERPRINT_CONFIG_KEY: key_fingerprint("eas-token-1")}))
+    fake.add_channel(
+        name="eas",
+        type=36,
+        base_url="http://eas-emulator:8080/api/predict/svc",
+        models="gpt-4-32k",
+        model_mapping='{ "gpt-4-32k" : "DeepSeek-R1-Distill-Qwen-1.5B" }',
+        config=json.dumps({FINGERPRINT_CONFIG_KEY: key_fingerprint("eas-token-1")}),
+    )
     run_module(oneapi_channel, fake, CHANNEL)
     assert result_of(capsys)["changed"] is False
     assert not fake.writes()
@@ -315,6 +386,7 @@ def test_channel_rejects_multiline_key_and_warns_on_v1(fake, capsys):
 
 # ---- oneapi_token ----------------------------------------------------------------------------
 
+
 def test_token_create_returns_sk_key_and_is_idempotent(fake, capsys):
     run_module(oneapi_token, fake, dict(name="web"))
     res = result_of(capsys)
@@ -329,14 +401,29 @@ def test_token_create_returns_sk_key_and_is_idempotent(fake, capsys):
 
 
 def test_token_update_sends_the_full_object(fake, capsys):
-    row = fake.add_token(name="web", status=1, expired_time=-1, unlimited_quota=False, remain_quota=500000,
-                         models="gpt-4-32k", subnet="10.0.0.0/8")
+    row = fake.add_token(
+        name="web",
+        status=1,
+        expired_time=-1,
+        unlimited_quota=False,
+        remain_quota=500000,
+        models="gpt-4-32k",
+        subnet="10.0.0.0/8",
+    )
     run_module(oneapi_token, fake, dict(name="web", remain_quota=1000000, remain_quota_mode="exact"))
     res = result_of(capsys)
     assert res["changed"] is True
     body = fake.writes()[-1][2]
-    assert body == dict(id=row["id"], name="web", status=1, expired_time=-1, remain_quota=1000000, unlimited_quota=False,
-                        models="gpt-4-32k", subnet="10.0.0.0/8")
+    assert body == dict(
+        id=row["id"],
+        name="web",
+        status=1,
+        expired_time=-1,
+        remain_quota=1000000,
+        unlimited_quota=False,
+        models="gpt-4-32k",
+        subnet="10.0.0.0/8",
+    )
     assert row["expired_time"] == -1 and row["models"] == "gpt-4-32k"
     assert res["diff"]["before"]["remain_quota"] == 500000 and "key" not in res["diff"]["after"]
 
@@ -423,6 +510,7 @@ def test_token_absent(fake, capsys):
 
 # ---- oneapi_root_password ------------------------------------------------------------------
 
+
 def test_root_password_changes_initial_then_idempotent(capsys):
     fake = FakeOneApi(password="123456")
     run_module(oneapi_root_password, fake, dict(return_access_token=True))
@@ -459,9 +547,12 @@ def test_root_password_refuses_bad_passwords_before_any_request(capsys, bad):
 
 # ---- oneapi_option / oneapi_channel_test ---------------------------------------------------
 
+
 def test_option_compares_strings_and_writes_only_differences(fake, capsys):
     fake.options["PasswordRegisterEnabled"] = "false"
-    run_module(oneapi_option, fake, dict(settings=dict(RegisterEnabled=False, PasswordRegisterEnabled=False)), check=True)
+    run_module(
+        oneapi_option, fake, dict(settings=dict(RegisterEnabled=False, PasswordRegisterEnabled=False)), check=True
+    )
     assert result_of(capsys)["changed_settings"] == ["RegisterEnabled"] and not fake.writes()
     run_module(oneapi_option, fake, dict(settings=dict(RegisterEnabled=False, PasswordRegisterEnabled=False)))
     assert result_of(capsys)["changed"] is True and fake.options["RegisterEnabled"] == "false"
@@ -471,7 +562,11 @@ def test_option_compares_strings_and_writes_only_differences(fake, capsys):
 
 
 def test_channel_test_retries_until_success():
-    answers = [dict(success=False, message="upstream 503"), dict(success=False, message="x"), dict(success=True, time=1.0)]
+    answers = [
+        dict(success=False, message="upstream 503"),
+        dict(success=False, message="x"),
+        dict(success=True, time=1.0),
+    ]
     client = mock.Mock()
     client.test_channel.side_effect = answers
     sleeps = []

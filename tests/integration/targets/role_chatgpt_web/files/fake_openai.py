@@ -29,14 +29,24 @@ class Handler(BaseHTTPRequestHandler):
             self.end_headers()
             self.wfile.write(data)
             return
-        report = {"path": path, "authorization": self.headers.get("Authorization"),
-                  "model": body.get("model"), "max_tokens": body.get("max_tokens"), "stream": body.get("stream")}
+        report = {
+            "path": path,
+            "authorization": self.headers.get("Authorization"),
+            "model": body.get("model"),
+            "max_tokens": body.get("max_tokens"),
+            "stream": body.get("stream"),
+        }
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream")
         self.end_headers()
         for delta, finish in (({"role": "assistant", "content": json.dumps(report)}, None), ({}, "stop")):
-            chunk = {"id": "chatcmpl-it", "object": "chat.completion.chunk", "created": 1700000000, "model": SERVED_MODEL,
-                     "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+            chunk = {
+                "id": "chatcmpl-it",
+                "object": "chat.completion.chunk",
+                "created": 1700000000,
+                "model": SERVED_MODEL,
+                "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+            }
             self.wfile.write(b"data: " + json.dumps(chunk).encode() + b"\n\n")
         self.wfile.write(b"data: [DONE]\n\n")
 

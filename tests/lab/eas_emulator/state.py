@@ -140,8 +140,17 @@ class Service:
     def add_event(self, when: float, etype: str, reason: str, message: str, resource: str = 'Service', **extra) -> None:
         payload = {'versionId': self.latest_version, 'message': message}
         payload.update(extra)
-        self.events.append({'Time': event_time(when), 'Type': etype, 'Reason': reason, 'Message': json.dumps(payload),
-                            'Resource': resource, '_ts': when, '_instance': extra.get('instance', '')})
+        self.events.append(
+            {
+                'Time': event_time(when),
+                'Type': etype,
+                'Reason': reason,
+                'Message': json.dumps(payload),
+                'Resource': resource,
+                '_ts': when,
+                '_instance': extra.get('instance', ''),
+            }
+        )
 
 
 def public_type_of(config: dict) -> str | None:
@@ -218,8 +227,18 @@ class Store:
 
     # -- resource groups ------------------------------------------------------------------------------------------------
 
-    def add_nodes(self, group: ResourceGroup, itype: InstanceType, count: int, charge_type: str, zone: str, disk: int,
-                  auto_renewal: bool, labels: dict, now: float) -> list:
+    def add_nodes(
+        self,
+        group: ResourceGroup,
+        itype: InstanceType,
+        count: int,
+        charge_type: str,
+        zone: str,
+        disk: int,
+        auto_renewal: bool,
+        labels: dict,
+        now: float,
+    ) -> list:
         failed = False
         if self.stockouts > 0:
             self.stockouts -= 1
@@ -228,8 +247,20 @@ class Store:
         for _unused in range(count):
             node_id = rand_id('eas-i-', 20)
             ip = self.next_ip('172.16')
-            group.nodes[node_id] = Node(node_id, f'{self.settings.region}.{ip}', ip, itype, charge_type, zone, disk, now,
-                                        now + max(self.settings.resource_ready_seconds, 0.0), auto_renewal, dict(labels), failed)
+            group.nodes[node_id] = Node(
+                node_id,
+                f'{self.settings.region}.{ip}',
+                ip,
+                itype,
+                charge_type,
+                zone,
+                disk,
+                now,
+                now + max(self.settings.resource_ready_seconds, 0.0),
+                auto_renewal,
+                dict(labels),
+                failed,
+            )
             ids.append(node_id)
         group.updated = now
         return ids
@@ -241,7 +272,10 @@ class Store:
             return 'Creating', 'Resource is being created'
         if failed:
             itype = next(iter(group.nodes.values())).itype.name
-            return 'ResourceReady', f'{failed} instance(s) failed to create: {itype} is out of stock in {group.zone} (NoStock).'
+            return (
+                'ResourceReady',
+                f'{failed} instance(s) failed to create: {itype} is out of stock in {group.zone} (NoStock).',
+            )
         return 'ResourceReady', 'Resource is ready'
 
     def group_usage(self, group: ResourceGroup, now: float) -> dict:
@@ -295,8 +329,13 @@ class Store:
         if svc.resource_id is None:
             itype = INSTANCE_TYPES.get(public_type_of(svc.config) or '')
             gpu = gpu or (itype.gpu if itype else 0)
-        return Replica(name=f'{svc.name.replace("_", "-")}-{svc.pod_hash}-{secrets.token_hex(3)[:5]}', version=version,
-                       cpu=float(meta.get('cpu') or 0), memory=int(meta.get('memory') or 0), gpu=float(gpu))
+        return Replica(
+            name=f'{svc.name.replace("_", "-")}-{svc.pod_hash}-{secrets.token_hex(3)[:5]}',
+            version=version,
+            cpu=float(meta.get('cpu') or 0),
+            memory=int(meta.get('memory') or 0),
+            gpu=float(gpu),
+        )
 
     def _set_status(self, svc: Service, status: str, reason: str, message: str) -> None:
         svc.status, svc.reason, svc.message = status, reason, message
@@ -305,8 +344,12 @@ class Store:
         svc.op, svc.phase, svc.block_reason = op, 'schedule', None
         svc.phase_due = now + self.ready_delay * delay_fraction
         svc.updated = now
-        messages = {'Creating': 'Service is being created', 'Starting': 'Service is starting', 'Updating': 'Service is updating',
-                    'Scaling': 'Service is scaling'}
+        messages = {
+            'Creating': 'Service is being created',
+            'Starting': 'Service is starting',
+            'Updating': 'Service is updating',
+            'Scaling': 'Service is scaling',
+        }
         self._set_status(svc, status, status.upper(), messages.get(status, status))
 
     def begin_create(self, svc: Service, now: float) -> None:
@@ -352,14 +395,22 @@ class Store:
         # a new update first removes failed or pending instances of a previous incomplete update
         svc.replicas = [r for r in svc.replicas if r.status == 'Running']
         svc.failure = None
-        unavailable = as_int((svc.metadata.get('rolling_strategy') or {}).get('max_unavailable'), 'max_unavailable', 0) or 0
+        unavailable = (
+            as_int((svc.metadata.get('rolling_strategy') or {}).get('max_unavailable'), 'max_unavailable', 0) or 0
+        )
         removed = svc.replicas[:unavailable]
         svc.replicas = svc.replicas[unavailable:]
         if removed and not svc.replicas:
             svc.running_since = None
         svc.replicas += [self._new_replica(svc, svc.latest_version) for _unused in range(svc.instance_count)]
-        svc.add_event(now, 'Normal', 'Updating', 'Stage update started', availableInstance=len(svc.replicas) - svc.instance_count,
-                      unavailableInstance=svc.instance_count)
+        svc.add_event(
+            now,
+            'Normal',
+            'Updating',
+            'Stage update started',
+            availableInstance=len(svc.replicas) - svc.instance_count,
+            unavailableInstance=svc.instance_count,
+        )
         self._start_phase(svc, 'update', 'Updating', now)
         return 'Update service successfully'
 
@@ -398,9 +449,15 @@ class Store:
                 unschedulable += 1
                 continue
             cpu, memory, gpu = self.used_on(node.instance_id)
-            lacks = [name for name, need, free in (('cpu', replica.cpu, node.itype.allocatable_cpu - cpu),
-                                                   ('memory', replica.memory, node.itype.allocatable_memory_mb - memory),
-                                                   ('nvidia.com/gpu', replica.gpu, node.itype.gpu - gpu)) if need > free]
+            lacks = [
+                name
+                for name, need, free in (
+                    ('cpu', replica.cpu, node.itype.allocatable_cpu - cpu),
+                    ('memory', replica.memory, node.itype.allocatable_memory_mb - memory),
+                    ('nvidia.com/gpu', replica.gpu, node.itype.gpu - gpu),
+                )
+                if need > free
+            ]
             if not lacks:
                 replica.placed, replica.node_id = True, node.instance_id
                 return None
@@ -446,7 +503,14 @@ class Store:
                 replica.ip = self.next_ip('10.224')
                 node = self.node_of(replica.node_id)
                 where = node.name if node else 'public resource group'
-                svc.add_event(when, 'Normal', 'Scheduled', f'Successfully assigned {replica.name} to {where}', 'Pod', instance=replica.name)
+                svc.add_event(
+                    when,
+                    'Normal',
+                    'Scheduled',
+                    f'Successfully assigned {replica.name} to {where}',
+                    'Pod',
+                    instance=replica.name,
+                )
                 continue
             if reason != svc.block_reason:
                 svc.block_reason = reason
@@ -476,15 +540,26 @@ class Store:
             fit = self._fit_for(svc, replica)
             node = self.node_of(replica.node_id)
             svc.previous_logs = list(svc.logs)
-            svc.logs = container_logs(profile, node.itype if node else INSTANCE_TYPES.get(public_type_of(svc.config) or ''), fit, replica.since)
+            svc.logs = container_logs(
+                profile,
+                node.itype if node else INSTANCE_TYPES.get(public_type_of(svc.config) or ''),
+                fit,
+                replica.since,
+            )
             if not fit.ok:
                 replica.status, replica.restart_count = 'Crashed', 3
                 svc.previous_logs = list(svc.logs)
                 svc.failure = fit
                 message = f'Instance {replica.name} not healthy: Instance crashed, please inspect instance log.'
                 self._set_status(svc, 'Failed', 'INSTANCE_CRASHED', message)
-                svc.add_event(due, 'Warning', 'BackOff', f'Back-off restarting failed container {svc.name} in pod {replica.name}', 'Pod',
-                              instance=replica.name)
+                svc.add_event(
+                    due,
+                    'Warning',
+                    'BackOff',
+                    f'Back-off restarting failed container {svc.name} in pod {replica.name}',
+                    'Pod',
+                    instance=replica.name,
+                )
                 svc.add_event(due, 'Warning', 'Failed', message, instance=replica.name)
                 return
             replica.status = 'Running'
@@ -497,7 +572,9 @@ class Store:
         running = sum(1 for r in svc.replicas if r.status == 'Running')
         stage = 'Stage update complete' if svc.op == 'update' else 'Service start successfully'
         self._set_status(svc, 'Running', 'RUNNING', 'Service start successfully')
-        svc.add_event(due, 'Normal', 'Running', stage, availableInstance=running, unavailableInstance=len(svc.replicas) - running)
+        svc.add_event(
+            due, 'Normal', 'Running', stage, availableInstance=running, unavailableInstance=len(svc.replicas) - running
+        )
         svc.op = None
 
 
@@ -505,8 +582,10 @@ def container_logs(profile: ModelProfile, itype: InstanceType | None, fit: FitRe
     """Log lines that read like a vLLM (or generic) container starting or crashing."""
     stamp = time.strftime('%m-%d %H:%M:%S', time.gmtime(started))
     if not profile.is_vllm:
-        lines = [f'{iso_time(started)} Starting container with image {profile.image or "unknown"}',
-                 f'{iso_time(started)} Server listening on 0.0.0.0:{profile.port}']
+        lines = [
+            f'{iso_time(started)} Starting container with image {profile.image or "unknown"}',
+            f'{iso_time(started)} Server listening on 0.0.0.0:{profile.port}',
+        ]
         return lines
     lines = [
         f'INFO {stamp} [__init__.py:244] Automatically detected platform cuda.',
@@ -516,22 +595,32 @@ def container_logs(profile: ModelProfile, itype: InstanceType | None, fit: FitRe
         f"INFO {stamp} [config.py:841] This model supports multiple tasks: {{'generate'}}. Defaulting to 'generate'.",
     ]
     if itype is not None and itype.gpu:
-        lines.append(f'INFO {stamp} [cuda.py:275] Using Flash Attention backend on {itype.gpu_type} ({itype.gpu_usable_gib:.2f} GiB).')
+        lines.append(
+            f'INFO {stamp} [cuda.py:275] Using Flash Attention backend on {itype.gpu_type} ({itype.gpu_usable_gib:.2f} GiB).'
+        )
     if fit.weights_gib:
-        lines.append(f'INFO {stamp} [gpu_model_runner.py:1600] Model loading took {fit.weights_gib:.4f} GiB and 14.2 seconds')
+        lines.append(
+            f'INFO {stamp} [gpu_model_runner.py:1600] Model loading took {fit.weights_gib:.4f} GiB and 14.2 seconds'
+        )
     if fit.kv_tokens:
         lines.append(f'INFO {stamp} [kv_cache_utils.py:716] GPU KV cache size: {fit.kv_tokens:,} tokens')
-        lines.append(f'INFO {stamp} [kv_cache_utils.py:720] Maximum concurrency for {profile.effective_max_len:,} tokens per request: '
-                     f'{fit.kv_tokens / profile.effective_max_len:.2f}x')
+        lines.append(
+            f'INFO {stamp} [kv_cache_utils.py:720] Maximum concurrency for {profile.effective_max_len:,} tokens per request: '
+            f'{fit.kv_tokens / profile.effective_max_len:.2f}x'
+        )
     if not fit.ok:
-        lines += [f'ERROR {stamp} [core.py:515] EngineCore failed to start.',
-                  f'ERROR {stamp} [core.py:515] Traceback (most recent call last):',
-                  f'ERROR {stamp} [core.py:515] {fit.error}',
-                  'RuntimeError: Engine core initialization failed. See root cause above. Failed core proc(s): {}']
+        lines += [
+            f'ERROR {stamp} [core.py:515] EngineCore failed to start.',
+            f'ERROR {stamp} [core.py:515] Traceback (most recent call last):',
+            f'ERROR {stamp} [core.py:515] {fit.error}',
+            'RuntimeError: Engine core initialization failed. See root cause above. Failed core proc(s): {}',
+        ]
         return lines
-    lines += [f'INFO {stamp} [api_server.py:1457] Starting vLLM API server 0 on http://0.0.0.0:{profile.port}',
-              'INFO:     Started server process [1]',
-              'INFO:     Waiting for application startup.',
-              'INFO:     Application startup complete.',
-              f'INFO:     Uvicorn running on http://0.0.0.0:{profile.port} (Press CTRL+C to quit)']
+    lines += [
+        f'INFO {stamp} [api_server.py:1457] Starting vLLM API server 0 on http://0.0.0.0:{profile.port}',
+        'INFO:     Started server process [1]',
+        'INFO:     Waiting for application startup.',
+        'INFO:     Application startup complete.',
+        f'INFO:     Uvicorn running on http://0.0.0.0:{profile.port} (Press CTRL+C to quit)',
+    ]
     return lines

@@ -11,8 +11,24 @@ import secrets
 from urllib.parse import unquote
 
 from .catalog import INSTANCE_TYPES, ModelProfile, lookup_instance_type
-from .common import (API_VERSION, NODE_RESERVED_MEMORY_MB, OWNER_UID, SERVICE_NAME_RE, ApiError, Request, Response, as_bool, as_int, deep_merge,
-                     iso_time, labels_list, paginate, parse_time, rand_id, request_id)
+from .common import (
+    API_VERSION,
+    NODE_RESERVED_MEMORY_MB,
+    OWNER_UID,
+    SERVICE_NAME_RE,
+    ApiError,
+    Request,
+    Response,
+    as_bool,
+    as_int,
+    deep_merge,
+    iso_time,
+    labels_list,
+    paginate,
+    parse_time,
+    rand_id,
+    request_id,
+)
 from .state import Node, Replica, ResourceGroup, Service, Store, public_type_of
 
 
@@ -71,21 +87,33 @@ class ControlPlane:
             found = candidate.pattern.match(req.path)
             if found and candidate.method == req.method:
                 if header_action and header_action != candidate.action:
-                    raise ApiError(400, 'InvalidAction.Mismatch',
-                                   f'x-acs-action {header_action} does not match {req.method} {req.path} ({candidate.action}).')
+                    raise ApiError(
+                        400,
+                        'InvalidAction.Mismatch',
+                        f'x-acs-action {header_action} does not match {req.method} {req.path} ({candidate.action}).',
+                    )
                 return candidate, {k: unquote(v) for k, v in found.groupdict().items()}
         if header_action:
-            raise ApiError(400, 'UnsupportedOperation', f'The action {header_action} is not implemented by the PAI-EAS lab emulator.')
+            raise ApiError(
+                400,
+                'UnsupportedOperation',
+                f'The action {header_action} is not implemented by the PAI-EAS lab emulator.',
+            )
         raise ApiError(404, 'InvalidAction.NotFound', 'Specified api is not found, please check your url and method.')
 
     def handle(self, req: Request, matched: Route, params: dict, now: float) -> Response:
         version = req.headers.get('x-acs-version')
         if version and version != API_VERSION:
-            raise ApiError(400, 'InvalidVersion', f'Specified parameter Version is not valid: {version} (expected {API_VERSION}).')
+            raise ApiError(
+                400, 'InvalidVersion', f'Specified parameter Version is not valid: {version} (expected {API_VERSION}).'
+            )
         cluster = params.get('ClusterId')
         if cluster is not None and cluster != self.store.settings.region:
-            raise ApiError(400, 'InvalidParameter.ClusterId',
-                           f'The ClusterId {cluster} does not match the region of this endpoint ({self.store.settings.region}).')
+            raise ApiError(
+                400,
+                'InvalidParameter.ClusterId',
+                f'The ClusterId {cluster} does not match the region of this endpoint ({self.store.settings.region}).',
+            )
         with self.store.lock:
             self.store.advance(now)
             body = matched.handler(req, params, now)
@@ -98,7 +126,12 @@ class ControlPlane:
     def _resource_view(self, group: ResourceGroup, now: float, describe: bool) -> dict:
         status, message = self.store.group_status(group, now)
         billed = [n for n in group.nodes.values() if n.billed()]
-        extra = {'vpc_id': 'vpc-lab', 'vswitch_id': 'vsw-lab', 'security_group_id': 'sg-lab', 'sls_status': 'ResourceReady'}
+        extra = {
+            'vpc_id': 'vpc-lab',
+            'vswitch_id': 'vsw-lab',
+            'security_group_id': 'sg-lab',
+            'sls_status': 'ResourceReady',
+        }
         service_count = sum(1 for s in self.store.services.values() if s.resource_id == group.resource_id)
         view = {
             'ClusterId': self.store.settings.region,
@@ -144,7 +177,9 @@ class ControlPlane:
         rtype = data.get('ResourceType')
         if rtype != 'Dedicated':
             if rtype == 'SelfManaged':
-                raise ApiError(400, 'InvalidParameter', 'ResourceType SelfManaged is not supported by the lab emulator.')
+                raise ApiError(
+                    400, 'InvalidParameter', 'ResourceType SelfManaged is not supported by the lab emulator.'
+                )
             raise ApiError(400, 'InvalidParameter', f'ResourceType must be Dedicated or SelfManaged, got {rtype!r}.')
         itype = lookup_instance_type(data.get('EcsInstanceType'), 'EcsInstanceType')
         count = as_int(data.get('EcsInstanceCount'), 'EcsInstanceCount', minimum=1, maximum=100)
@@ -155,15 +190,37 @@ class ControlPlane:
         resource_id = rand_id('eas-r-', 18)
         name = self._resource_name(data['ResourceName']) if data.get('ResourceName') else resource_id
         zone = str(data.get('Zone') or f'{self.store.settings.region}-h')
-        group = ResourceGroup(resource_id, name, 'Dedicated', itype.name, charge, zone, now, now, str(data.get('UsageMode') or 'inference'),
-                              dict(data.get('Labels') or {}))
+        group = ResourceGroup(
+            resource_id,
+            name,
+            'Dedicated',
+            itype.name,
+            charge,
+            zone,
+            now,
+            now,
+            str(data.get('UsageMode') or 'inference'),
+            dict(data.get('Labels') or {}),
+        )
         self.store.resources[resource_id] = group
-        ids = self.store.add_nodes(group, itype, count, charge, zone, disk, as_bool(data.get('AutoRenewal')), group.labels, now)
-        return {'ClusterId': self.store.settings.region, 'InstanceIds': ids, 'OwnerUid': OWNER_UID, 'ResourceId': resource_id, 'ResourceName': name}
+        ids = self.store.add_nodes(
+            group, itype, count, charge, zone, disk, as_bool(data.get('AutoRenewal')), group.labels, now
+        )
+        return {
+            'ClusterId': self.store.settings.region,
+            'InstanceIds': ids,
+            'OwnerUid': OWNER_UID,
+            'ResourceId': resource_id,
+            'ResourceName': name,
+        }
 
     def list_resources(self, req: Request, _params: dict, now: float) -> dict:
         query = req.query
-        groups = sorted(self.store.resources.values(), key=lambda g: g.created, reverse=str(query.get('Order', 'Desc')).lower() != 'asc')
+        groups = sorted(
+            self.store.resources.values(),
+            key=lambda g: g.created,
+            reverse=str(query.get('Order', 'Desc')).lower() != 'asc',
+        )
         views = []
         for group in groups:
             if query.get('ResourceId') and group.resource_id != query['ResourceId']:
@@ -193,11 +250,18 @@ class ControlPlane:
     def delete_resource(self, _req: Request, params: dict, _now: float) -> dict:
         group = self.store.get_resource(params['ResourceId'])
         if group.nodes:
-            raise ApiError(400, 'InvalidResource.NotEmpty',
-                           f'Resource {group.resource_id} still has {len(group.nodes)} instance(s); delete them with DeleteResourceInstances first.')
+            raise ApiError(
+                400,
+                'InvalidResource.NotEmpty',
+                f'Resource {group.resource_id} still has {len(group.nodes)} instance(s); delete them with DeleteResourceInstances first.',
+            )
         users = sorted(s.name for s in self.store.services.values() if s.resource_id == group.resource_id)
         if users:
-            raise ApiError(400, 'InvalidResource.NotEmpty', f'Resource {group.resource_id} is still used by service(s): {", ".join(users)}.')
+            raise ApiError(
+                400,
+                'InvalidResource.NotEmpty',
+                f'Resource {group.resource_id} is still used by service(s): {", ".join(users)}.',
+            )
         del self.store.resources[group.resource_id]
         return {'Message': f'Resource {group.resource_id} is deleted'}
 
@@ -206,16 +270,33 @@ class ControlPlane:
         status = node.status(now)
         phase = {'CreateFailed': 'failed', 'Attaching': 'pending', 'Deleting': 'terminating'}.get(status, 'succeeded')
         return {
-            'Arch': 'amd64', 'AutoRenewal': node.auto_renewal, 'ChargeType': node.charge_type, 'CreateTime': iso_time(node.created),
+            'Arch': 'amd64',
+            'AutoRenewal': node.auto_renewal,
+            'ChargeType': node.charge_type,
+            'CreateTime': iso_time(node.created),
             'ExpiredTime': iso_time(node.created + 30 * 86400) if node.charge_type == 'PrePaid' else '',
-            'InstanceCpuCount': node.itype.cpu, 'InstanceGpuCount': node.itype.gpu,
-            'InstanceGpuMemory': f'{int(node.itype.gpu_memory_gb * node.itype.gpu)}G', 'InstanceId': node.instance_id,
-            'InstanceIp': node.ip, 'InstanceMemory': f'{node.itype.memory_mb}M', 'InstanceName': node.name, 'InstancePhase': phase,
-            'InstanceStatus': status, 'InstanceSystemDiskSize': node.disk, 'InstanceTenantIp': node.ip, 'InstanceType': node.itype.name,
-            'InstanceUsedCpu': float(cpu), 'InstanceUsedGpu': float(gpu),
-            'InstanceUsedGpuMemory': f'{int(gpu * node.itype.gpu_memory_gb)}G', 'InstanceUsedMemory': f'{memory}M',
-            'Labels': labels_list(node.labels), 'LastCordonOperator': '', 'LastCordonReason': '', 'Region': self.store.settings.region,
-            'ResourceId': group.resource_id, 'Zone': node.zone,
+            'InstanceCpuCount': node.itype.cpu,
+            'InstanceGpuCount': node.itype.gpu,
+            'InstanceGpuMemory': f'{int(node.itype.gpu_memory_gb * node.itype.gpu)}G',
+            'InstanceId': node.instance_id,
+            'InstanceIp': node.ip,
+            'InstanceMemory': f'{node.itype.memory_mb}M',
+            'InstanceName': node.name,
+            'InstancePhase': phase,
+            'InstanceStatus': status,
+            'InstanceSystemDiskSize': node.disk,
+            'InstanceTenantIp': node.ip,
+            'InstanceType': node.itype.name,
+            'InstanceUsedCpu': float(cpu),
+            'InstanceUsedGpu': float(gpu),
+            'InstanceUsedGpuMemory': f'{int(gpu * node.itype.gpu_memory_gb)}G',
+            'InstanceUsedMemory': f'{memory}M',
+            'Labels': labels_list(node.labels),
+            'LastCordonOperator': '',
+            'LastCordonReason': '',
+            'Region': self.store.settings.region,
+            'ResourceId': group.resource_id,
+            'Zone': node.zone,
         }
 
     def list_resource_instances(self, req: Request, params: dict, now: float) -> dict:
@@ -225,8 +306,14 @@ class ControlPlane:
         views = []
         for node in sorted(group.nodes.values(), key=lambda n: n.created):
             view = self._instance_view(group, node, now)
-            checks = (('InstanceStatus', 'InstanceStatus'), ('InstanceId', 'InstanceId'), ('InstanceName', 'InstanceName'),
-                      ('InstanceIP', 'InstanceIp'), ('ChargeType', 'ChargeType'), ('Zone', 'Zone'))
+            checks = (
+                ('InstanceStatus', 'InstanceStatus'),
+                ('InstanceId', 'InstanceId'),
+                ('InstanceName', 'InstanceName'),
+                ('InstanceIP', 'InstanceIp'),
+                ('ChargeType', 'ChargeType'),
+                ('Zone', 'Zone'),
+            )
             if any(query.get(q) and str(view[k]) != query[q] for q, k in checks):
                 continue
             if query.get('Filter') and query['Filter'] not in node.instance_id + node.name + node.ip:
@@ -246,8 +333,17 @@ class ControlPlane:
             raise ApiError(400, 'InvalidParameter', 'EcsInstanceCount is required.')
         charge = self._charge(data.get('ChargeType'))
         disk = as_int(data.get('SystemDiskSize'), 'SystemDiskSize', 200, minimum=200, maximum=2000)
-        ids = self.store.add_nodes(group, itype, count, charge, str(data.get('Zone') or group.zone), disk, as_bool(data.get('AutoRenewal')),
-                                   dict(data.get('Labels') or {}), now)
+        ids = self.store.add_nodes(
+            group,
+            itype,
+            count,
+            charge,
+            str(data.get('Zone') or group.zone),
+            disk,
+            as_bool(data.get('AutoRenewal')),
+            dict(data.get('Labels') or {}),
+            now,
+        )
         return {'InstanceIds': ids, 'Message': f'Create {count} instance(s) successfully'}
 
     def delete_resource_instances(self, req: Request, params: dict, now: float) -> dict:
@@ -259,9 +355,15 @@ class ControlPlane:
         for instance_id in wanted:
             node = group.nodes.get(instance_id)
             if node is None:
-                raise ApiError(400, 'InvalidParameter', f'Instance {instance_id} not found in resource {group.resource_id}.')
+                raise ApiError(
+                    400, 'InvalidParameter', f'Instance {instance_id} not found in resource {group.resource_id}.'
+                )
             if node.charge_type == 'PrePaid' and not node.failed:
-                raise ApiError(400, 'InvalidParameter', f'Instance {instance_id} is PrePaid; only pay-as-you-go instances can be deleted.')
+                raise ApiError(
+                    400,
+                    'InvalidParameter',
+                    f'Instance {instance_id} is PrePaid; only pay-as-you-go instances can be deleted.',
+                )
         if all_failed:
             wanted += [i for i, n in group.nodes.items() if n.failed and i not in wanted]
         for instance_id in wanted:
@@ -288,7 +390,11 @@ class ControlPlane:
 
     def list_resource_services(self, req: Request, params: dict, _now: float) -> dict:
         group = self.store.get_resource(params['ResourceId'])
-        views = [self._service_view(s, describe=False) for s in self.store.services.values() if s.resource_id == group.resource_id]
+        views = [
+            self._service_view(s, describe=False)
+            for s in self.store.services.values()
+            if s.resource_id == group.resource_id
+        ]
         page, number, size = paginate(views, req.query.get('PageNumber'), req.query.get('PageSize'))
         return {'Services': page, 'PageNumber': number, 'PageSize': size, 'TotalCount': len(views)}
 
@@ -298,9 +404,21 @@ class ControlPlane:
         for itype in INSTANCE_TYPES.values():
             if wanted and itype.name not in wanted:
                 continue
-            metas.append({'CPU': itype.cpu, 'GPU': itype.gpu_type, 'GPUAmount': itype.gpu, 'GPUMemory': float(itype.gpu_memory_gb),
-                          'InstanceType': itype.name, 'IsAvailable': True, 'Memory': float(itype.memory_gib), 'NonProtectSpotDiscount': 0.1,
-                          'SpotDiscount': 0.1, 'StockStatus': 'NoStock' if self.store.stockouts else 'WithStock', 'Vendor': 'ECS'})
+            metas.append(
+                {
+                    'CPU': itype.cpu,
+                    'GPU': itype.gpu_type,
+                    'GPUAmount': itype.gpu,
+                    'GPUMemory': float(itype.gpu_memory_gb),
+                    'InstanceType': itype.name,
+                    'IsAvailable': True,
+                    'Memory': float(itype.memory_gib),
+                    'NonProtectSpotDiscount': 0.1,
+                    'SpotDiscount': 0.1,
+                    'StockStatus': 'NoStock' if self.store.stockouts else 'WithStock',
+                    'Vendor': 'ECS',
+                }
+            )
         types = [{'CPU': cpu, 'Memory': [cpu * 1024 * m for m in (1, 2, 4, 8)]} for cpu in (1, 2, 4, 8, 16, 32)]
         return {'InstanceMetas': metas, 'Types': types}
 
@@ -312,9 +430,12 @@ class ControlPlane:
 
     @staticmethod
     def _deny(svc: Service, operation: str) -> ApiError:
-        return ApiError(400, 'InvalidService.Status',
-                        f'The current status of the resource does not support this operation, please retry again. '
-                        f'({operation} is not allowed while service {svc.name} is {svc.status}.)')
+        return ApiError(
+            400,
+            'InvalidService.Status',
+            f'The current status of the resource does not support this operation, please retry again. '
+            f'({operation} is not allowed while service {svc.name} is {svc.status}.)',
+        )
 
     def _validate_config(self, config: dict, existing: str | None) -> str:
         meta = config.get('metadata')
@@ -330,11 +451,16 @@ class ControlPlane:
         if not name or not isinstance(name, str):
             raise ApiError(400, 'InvalidParameter', 'metadata.name (the service name) is required.')
         if not SERVICE_NAME_RE.match(name):
-            raise ApiError(400, 'InvalidParameter',
-                           f'Invalid service name {name!r}: use 3-63 lowercase letters, digits and underscores, starting with a letter.')
+            raise ApiError(
+                400,
+                'InvalidParameter',
+                f'Invalid service name {name!r}: use 3-63 lowercase letters, digits and underscores, starting with a letter.',
+            )
         instance = as_int(meta.get('instance', 1), 'metadata.instance', minimum=0, maximum=100)
         containers = config.get('containers')
-        if containers is not None and (not isinstance(containers, list) or not all(isinstance(c, dict) and c.get('image') for c in containers)):
+        if containers is not None and (
+            not isinstance(containers, list) or not all(isinstance(c, dict) and c.get('image') for c in containers)
+        ):
             raise ApiError(400, 'InvalidParameter', 'containers must be a list of objects, each with an image.')
         if not containers and not config.get('processor') and not config.get('processor_path'):
             raise ApiError(400, 'InvalidParameter', 'containers[].image (or a processor) is required.')
@@ -344,16 +470,25 @@ class ControlPlane:
         if meta.get('resource'):
             resource = str(meta['resource'])
             if resource not in self.store.resources:
-                raise ApiError(400, 'InvalidParameter', f'The resource group {resource} (metadata.resource) does not exist.')
+                raise ApiError(
+                    400, 'InvalidParameter', f'The resource group {resource} (metadata.resource) does not exist.'
+                )
             if public_type:
                 raise ApiError(400, 'InvalidParameter', 'metadata.resource and cloud.computing are mutually exclusive.')
             if not meta.get('cpu') or not meta.get('memory'):
-                raise ApiError(400, 'InvalidParameter', 'metadata.cpu and metadata.memory are required for a service in a dedicated resource group.')
+                raise ApiError(
+                    400,
+                    'InvalidParameter',
+                    'metadata.cpu and metadata.memory are required for a service in a dedicated resource group.',
+                )
         elif public_type:
             lookup_instance_type(public_type, 'cloud.computing.instance_type')
         elif not meta.get('cpu'):
-            raise ApiError(400, 'InvalidParameter',
-                           'Either metadata.resource (dedicated resource group) or cloud.computing.instance_type (public resource group) is required.')
+            raise ApiError(
+                400,
+                'InvalidParameter',
+                'Either metadata.resource (dedicated resource group) or cloud.computing.instance_type (public resource group) is required.',
+            )
         meta['name'] = name
         meta['instance'] = instance
         return name
@@ -381,7 +516,11 @@ class ControlPlane:
             'Gateway': str((svc.config.get('networking') or {}).get('gateway') or ''),
             'Gpu': int(meta.get('gpu') or (itype.gpu if itype else 0)),
             'Image': str(containers[0].get('image') or ''),
-            'InstanceCountInResource': {'Dedicated': 0 if public else desired, 'Public': desired if public else 0, 'Quota': 0},
+            'InstanceCountInResource': {
+                'Dedicated': 0 if public else desired,
+                'Public': desired if public else 0,
+                'Quota': 0,
+            },
             'Labels': labels_list(svc.labels),
             'LatestVersion': svc.latest_version,
             'Memory': int(meta.get('memory') or (itype.memory_mb if itype else 0)),
@@ -413,7 +552,13 @@ class ControlPlane:
             'WorkspaceId': svc.workspace_id,
         }
         if describe:
-            view.update({'InternetEndpoint': self.store.endpoint(svc.name), 'IntranetEndpoint': self.store.endpoint(svc.name), 'RoleAttrs': ''})
+            view.update(
+                {
+                    'InternetEndpoint': self.store.endpoint(svc.name),
+                    'IntranetEndpoint': self.store.endpoint(svc.name),
+                    'RoleAttrs': '',
+                }
+            )
         return view
 
     def create_service(self, req: Request, _params: dict, now: float) -> dict:
@@ -426,17 +571,29 @@ class ControlPlane:
             raise ApiError(400, 'InvalidParameter', 'Labels must be a JSON object.')
         workspace = str(req.query.get('WorkspaceId') or config['metadata'].get('workspace_id') or '')
         token = base64.b64encode(secrets.token_bytes(30)).decode()
-        svc = Service(name, rand_id('eas-m-', 14), token, config, now, now, {str(k): str(v) for k, v in labels.items()}, workspace)
+        svc = Service(
+            name, rand_id('eas-m-', 14), token, config, now, now, {str(k): str(v) for k, v in labels.items()}, workspace
+        )
         self.store.services[name] = svc
         self.store.begin_create(svc, now)
-        return {'InternetEndpoint': self.store.endpoint(name), 'IntranetEndpoint': self.store.endpoint(name),
-                'Region': self.store.settings.region, 'ServiceId': svc.service_id, 'ServiceName': name, 'Status': svc.status}
+        return {
+            'InternetEndpoint': self.store.endpoint(name),
+            'IntranetEndpoint': self.store.endpoint(name),
+            'Region': self.store.settings.region,
+            'ServiceId': svc.service_id,
+            'ServiceName': name,
+            'Status': svc.status,
+        }
 
     def list_services(self, req: Request, _params: dict, _now: float) -> dict:
         query = req.query
         wanted_labels = req.json_query('Label') or {}
         views = []
-        for svc in sorted(self.store.services.values(), key=lambda s: s.created, reverse=str(query.get('Order', 'desc')).lower() != 'asc'):
+        for svc in sorted(
+            self.store.services.values(),
+            key=lambda s: s.created,
+            reverse=str(query.get('Order', 'desc')).lower() != 'asc',
+        ):
             group = self.store.resources.get(svc.resource_id or '')
             kind = 'PublicResource' if svc.resource_id is None else 'DedicatedResource'
             filters = (
@@ -444,7 +601,8 @@ class ControlPlane:
                 query.get('Filter') and query['Filter'] not in svc.name,
                 query.get('ServiceStatus') and svc.status != query['ServiceStatus'],
                 query.get('ResourceId') and svc.resource_id != query['ResourceId'],
-                query.get('ResourceName') and query['ResourceName'] not in (svc.resource_id, group.name if group else None),
+                query.get('ResourceName')
+                and query['ResourceName'] not in (svc.resource_id, group.name if group else None),
                 query.get('ResourceType') and query['ResourceType'] != kind,
                 query.get('WorkspaceId') and svc.workspace_id != query['WorkspaceId'],
                 query.get('GroupName') and str(svc.metadata.get('group') or '') != query['GroupName'],
@@ -525,13 +683,21 @@ class ControlPlane:
         svc = self.store.get_service(params['ServiceName'])
         query = req.query
         start, end = parse_time(query.get('StartTime')), parse_time(query.get('EndTime'))
-        events = [e for e in svc.events
-                  if (not query.get('EventType') or e['Type'] == query['EventType'])
-                  and (not query.get('InstanceName') or e['_instance'] == query['InstanceName'])
-                  and (start is None or e['_ts'] >= start) and (end is None or e['_ts'] <= end)]
+        events = [
+            e
+            for e in svc.events
+            if (not query.get('EventType') or e['Type'] == query['EventType'])
+            and (not query.get('InstanceName') or e['_instance'] == query['InstanceName'])
+            and (start is None or e['_ts'] >= start)
+            and (end is None or e['_ts'] <= end)
+        ]
         page, number, size = paginate(events, query.get('PageNum'), query.get('PageSize'))
-        return {'Events': [{k: v for k, v in e.items() if not k.startswith('_')} for e in page], 'PageNum': number,
-                'TotalCount': len(events), 'TotalPageNum': max((len(events) + size - 1) // size, 1)}
+        return {
+            'Events': [{k: v for k, v in e.items() if not k.startswith('_')} for e in page],
+            'PageNum': number,
+            'TotalCount': len(events),
+            'TotalPageNum': max((len(events) + size - 1) // size, 1),
+        }
 
     def describe_service_log(self, req: Request, params: dict, _now: float) -> dict:
         svc = self.store.get_service(params['ServiceName'])
@@ -543,57 +709,120 @@ class ControlPlane:
         if query.get('Keyword'):
             lines = [line for line in lines if query['Keyword'] in line]
         page, number, size = paginate(lines, query.get('PageNum'), query.get('PageSize'), default_size=500)
-        return {'Logs': page, 'PageNum': number, 'TotalCount': len(lines), 'TotalPageNum': max((len(lines) + size - 1) // size, 1)}
+        return {
+            'Logs': page,
+            'PageNum': number,
+            'TotalCount': len(lines),
+            'TotalPageNum': max((len(lines) + size - 1) // size, 1),
+        }
 
     def describe_service_diagnosis(self, _req: Request, params: dict, _now: float) -> dict:
         svc = self.store.get_service(params['ServiceName'])
         diagnosis = []
         if svc.status == 'Failed' and svc.failure is not None:
-            diagnosis.append({'Error': svc.message, 'Causes': [svc.failure.cause, svc.failure.error],
-                              'Advices': list(svc.failure.advices) + ['Inspect the instance log with DescribeServiceLog (Previous=true).']})
+            diagnosis.append(
+                {
+                    'Error': svc.message,
+                    'Causes': [svc.failure.cause, svc.failure.error],
+                    'Advices': list(svc.failure.advices)
+                    + ['Inspect the instance log with DescribeServiceLog (Previous=true).'],
+                }
+            )
         elif svc.block_reason:
             meta = svc.metadata
             causes = [svc.block_reason]
             group = self.store.resources.get(svc.resource_id or '')
             if group:
                 itype = INSTANCE_TYPES[group.instance_type]
-                causes.append(f'Each node of resource group {group.resource_id} ({itype.name}) can allocate at most cpu={itype.allocatable_cpu}, '
-                              f'memory={itype.allocatable_memory_mb} MB, gpu={itype.gpu}: one CPU core (and {NODE_RESERVED_MEMORY_MB} MB) per node '
-                              f'are reserved for system components. The service requests cpu={meta.get("cpu")}, memory={meta.get("memory")} MB, '
-                              f'gpu={meta.get("gpu") or 0} per instance.')
-            diagnosis.append({'Error': 'Insufficient resources: service instances cannot be scheduled (Pending).', 'Causes': causes,
-                              'Advices': ['Lower metadata.cpu / metadata.memory / metadata.gpu to at most the InstanceMaxAllocatable* values of '
-                                          'DescribeResource.',
-                                          'Add nodes to the resource group (CreateResourceInstances) or use a larger instance type.',
-                                          'For an update on a full node set metadata.rolling_strategy.max_unavailable to 1, or stop the service '
-                                          'before updating.']})
+                causes.append(
+                    f'Each node of resource group {group.resource_id} ({itype.name}) can allocate at most cpu={itype.allocatable_cpu}, '
+                    f'memory={itype.allocatable_memory_mb} MB, gpu={itype.gpu}: one CPU core (and {NODE_RESERVED_MEMORY_MB} MB) per node '
+                    f'are reserved for system components. The service requests cpu={meta.get("cpu")}, memory={meta.get("memory")} MB, '
+                    f'gpu={meta.get("gpu") or 0} per instance.'
+                )
+            diagnosis.append(
+                {
+                    'Error': 'Insufficient resources: service instances cannot be scheduled (Pending).',
+                    'Causes': causes,
+                    'Advices': [
+                        'Lower metadata.cpu / metadata.memory / metadata.gpu to at most the InstanceMaxAllocatable* values of '
+                        'DescribeResource.',
+                        'Add nodes to the resource group (CreateResourceInstances) or use a larger instance type.',
+                        'For an update on a full node set metadata.rolling_strategy.max_unavailable to 1, or stop the service '
+                        'before updating.',
+                    ],
+                }
+            )
         return {'DiagnosisList': diagnosis}
 
     def describe_service_endpoints(self, _req: Request, params: dict, _now: float) -> dict:
         svc = self.store.get_service(params['ServiceName'])
         url = self.store.endpoint(svc.name)
-        return {'AccessToken': svc.token, 'Message': 'success',
-                'Endpoints': [{'EndpointType': 'DefaultGateway', 'BackendId': 'default', 'InternetEndpoints': [url], 'IntranetEndpoints': [url],
-                               'PathType': 'Service'}]}
+        return {
+            'AccessToken': svc.token,
+            'Message': 'success',
+            'Endpoints': [
+                {
+                    'EndpointType': 'DefaultGateway',
+                    'BackendId': 'default',
+                    'InternetEndpoints': [url],
+                    'IntranetEndpoints': [url],
+                    'PathType': 'Service',
+                }
+            ],
+        }
 
     def _replica_view(self, svc: Service, replica: Replica) -> dict:
         node = self.store.node_of(replica.node_id)
         profile = ModelProfile.from_config(svc.config)
         total = len(svc.config.get('containers') or [{}]) + 1
-        status, reason, ready = {'Pending': ('Pending', 'Unschedulable', 0), 'Starting': ('Pending', 'ContainerCreating', 1),
-                                 'Running': ('Running', 'RUNNING', total), 'Crashed': ('Failed', 'CrashLoopBackOff', 1)}[replica.status]
+        status, reason, ready = {
+            'Pending': ('Pending', 'Unschedulable', 0),
+            'Starting': ('Pending', 'ContainerCreating', 1),
+            'Running': ('Running', 'RUNNING', total),
+            'Crashed': ('Failed', 'CrashLoopBackOff', 1),
+        }[replica.status]
         last_state = []
         if replica.status == 'Crashed':
-            last_state = [{'reason': 'Error', 'exitCode': 1, 'startedAt': iso_time(replica.since), 'finishedAt': iso_time(replica.since + 1)}]
+            last_state = [
+                {
+                    'reason': 'Error',
+                    'exitCode': 1,
+                    'startedAt': iso_time(replica.since),
+                    'finishedAt': iso_time(replica.since + 1),
+                }
+            ]
         return {
-            'CreateTime': iso_time(replica.since or svc.updated), 'CurrentAmount': 0.0, 'Detached': False, 'ExternalIP': '', 'ExternalInstancePort': 0,
-            'HostIP': node.ip if node else '', 'HostName': node.name if node else '', 'InnerIP': replica.ip, 'InstanceName': replica.name,
-            'InstancePort': profile.port, 'InstanceType': node.itype.name if node else (public_type_of(svc.config) or ''),
-            'IsLatest': replica.version == svc.latest_version, 'IsReplica': False, 'IsSpot': False, 'Isolated': False, 'LastState': last_state,
-            'Namespace': svc.name, 'OriginalAmount': 0.0, 'ReadyProcesses': ready, 'Reason': reason, 'ReplicaName': '',
-            'ResourceType': 'PublicResource' if svc.resource_id is None else 'PrivateResource', 'RestartCount': replica.restart_count,
-            'Role': 'Standard', 'StartAt': iso_time(replica.since or svc.updated), 'StartTime': iso_time(replica.since or svc.updated),
-            'Status': status, 'TenantHostIP': node.ip if node else '', 'TenantInstanceIP': replica.ip, 'TotalProcesses': total,
+            'CreateTime': iso_time(replica.since or svc.updated),
+            'CurrentAmount': 0.0,
+            'Detached': False,
+            'ExternalIP': '',
+            'ExternalInstancePort': 0,
+            'HostIP': node.ip if node else '',
+            'HostName': node.name if node else '',
+            'InnerIP': replica.ip,
+            'InstanceName': replica.name,
+            'InstancePort': profile.port,
+            'InstanceType': node.itype.name if node else (public_type_of(svc.config) or ''),
+            'IsLatest': replica.version == svc.latest_version,
+            'IsReplica': False,
+            'IsSpot': False,
+            'Isolated': False,
+            'LastState': last_state,
+            'Namespace': svc.name,
+            'OriginalAmount': 0.0,
+            'ReadyProcesses': ready,
+            'Reason': reason,
+            'ReplicaName': '',
+            'ResourceType': 'PublicResource' if svc.resource_id is None else 'PrivateResource',
+            'RestartCount': replica.restart_count,
+            'Role': 'Standard',
+            'StartAt': iso_time(replica.since or svc.updated),
+            'StartTime': iso_time(replica.since or svc.updated),
+            'Status': status,
+            'TenantHostIP': node.ip if node else '',
+            'TenantInstanceIP': replica.ip,
+            'TotalProcesses': total,
             'Zone': node.zone if node else f'{self.store.settings.region}-h',
         }
 
@@ -601,8 +830,12 @@ class ControlPlane:
         svc = self.store.get_service(params['ServiceName'])
         query = req.query
         views = [self._replica_view(svc, r) for r in svc.replicas]
-        views = [v for v in views if (not query.get('InstanceStatus') or v['Status'] == query['InstanceStatus'])
-                 and (not query.get('InstanceName') or v['InstanceName'] == query['InstanceName'])]
+        views = [
+            v
+            for v in views
+            if (not query.get('InstanceStatus') or v['Status'] == query['InstanceStatus'])
+            and (not query.get('InstanceName') or v['InstanceName'] == query['InstanceName'])
+        ]
         page, number, size = paginate(views, query.get('PageNumber'), query.get('PageSize'))
         return {'Instances': page, 'PageNumber': number, 'PageSize': size, 'TotalCount': len(views)}
 

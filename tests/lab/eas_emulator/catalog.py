@@ -1,12 +1,19 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Machine types the emulator knows and the model-size / GPU-fit rule (see docs/lab-eas-emulator.md)."""
+"""Machine types the emulator knows and the model-size / GPU-fit rule (see README.md beside this file)."""
 
 from __future__ import annotations
 
 import shlex
 from dataclasses import dataclass, field
 
-from .common import ApiError, NODE_RESERVED_CPU, NODE_RESERVED_MEMORY_MB, PARAMS_RE, VLLM_DEFAULT_GPU_UTIL, VLLM_DEFAULT_MAX_MODEL_LEN
+from .common import (
+    ApiError,
+    NODE_RESERVED_CPU,
+    NODE_RESERVED_MEMORY_MB,
+    PARAMS_RE,
+    VLLM_DEFAULT_GPU_UTIL,
+    VLLM_DEFAULT_MAX_MODEL_LEN,
+)
 
 
 @dataclass(frozen=True)
@@ -60,7 +67,11 @@ def lookup_instance_type(name, what: str = 'instance type') -> InstanceType:
         raise ApiError(400, 'InvalidParameter', f'The {what} is required.')
     itype = INSTANCE_TYPES.get(str(name))
     if itype is None:
-        raise ApiError(400, 'InvalidParameter', f'The {what} {name} is not supported in this region. Supported: {", ".join(sorted(INSTANCE_TYPES))}')
+        raise ApiError(
+            400,
+            'InvalidParameter',
+            f'The {what} {name} is not supported in this region. Supported: {", ".join(sorted(INSTANCE_TYPES))}',
+        )
     return itype
 
 
@@ -88,7 +99,7 @@ def _flag_values(tokens: list, name: str) -> list:
             return [token.split('=', 1)[1]]
         if token == name:
             values = []
-            for value in tokens[index + 1:]:
+            for value in tokens[index + 1 :]:
                 if value.startswith('-'):
                     break
                 values.append(value)
@@ -155,7 +166,7 @@ class ModelProfile:
         profile.served_names = _flag_values(tokens, '--served-model-name')
         path = _flag_value(tokens, '--model')
         if path is None and 'serve' in tokens:
-            following = tokens[tokens.index('serve') + 1:]
+            following = tokens[tokens.index('serve') + 1 :]
             path = following[0] if following and not following[0].startswith('-') else None
         fallback = config.get('model_path') or config.get('model') or ''
         profile.model_path = str(path or fallback)
@@ -202,29 +213,42 @@ def gpu_fit(profile: ModelProfile, itype: InstanceType | None, gpus: float) -> F
     if not profile.is_vllm or profile.params_b is None or itype is None:
         return FitResult()
     if gpus <= 0 or itype.gpu == 0:
-        return FitResult(ok=False, error='RuntimeError: No CUDA GPUs are available',
-                         cause='The container requested no GPU (metadata.gpu) but vLLM needs one.',
-                         advices=['Set metadata.gpu to 1 (or more) and use a GPU instance type.'])
+        return FitResult(
+            ok=False,
+            error='RuntimeError: No CUDA GPUs are available',
+            cause='The container requested no GPU (metadata.gpu) but vLLM needs one.',
+            advices=['Set metadata.gpu to 1 (or more) and use a GPU instance type.'],
+        )
     total = itype.gpu_usable_gib * min(gpus, itype.gpu)
     budget = total * profile.gpu_util
-    weights = profile.params_b * 1e9 * 2 / 2 ** 30
+    weights = profile.params_b * 1e9 * 2 / 2**30
     kv_gib = budget - weights - 1.5
     result = FitResult(weights_gib=weights, total_gib=total)
     if kv_gib <= 0:
         result.ok = False
-        result.error = (f'torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 1.02 GiB. GPU 0 has a total capacity of {total:.2f} GiB '
-                        f'of which 0.41 GiB is free. Model weights need about {weights:.2f} GiB.')
-        result.cause = f'The model weights (~{weights:.1f} GiB) do not fit into {budget:.1f} GiB of GPU memory ({itype.gpu_type}).'
+        result.error = (
+            f'torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 1.02 GiB. GPU 0 has a total capacity of {total:.2f} GiB '
+            f'of which 0.41 GiB is free. Model weights need about {weights:.2f} GiB.'
+        )
+        result.cause = (
+            f'The model weights (~{weights:.1f} GiB) do not fit into {budget:.1f} GiB of GPU memory ({itype.gpu_type}).'
+        )
         result.advices = ['Use a GPU with more memory, several GPUs (--tensor-parallel-size) or a quantized model.']
         return result
-    result.kv_tokens = int(kv_gib * 2 ** 30 / (profile.kv_kib_per_token * 1024)) // 16 * 16
+    result.kv_tokens = int(kv_gib * 2**30 / (profile.kv_kib_per_token * 1024)) // 16 * 16
     if profile.effective_max_len > result.kv_tokens:
         result.ok = False
-        result.error = (f"ValueError: The model's max seq len ({profile.effective_max_len}) is larger than the maximum number of tokens "
-                        f'that can be stored in KV cache ({result.kv_tokens}). Try increasing `gpu_memory_utilization` or decreasing '
-                        '`max_model_len` when initializing the engine.')
-        result.cause = (f'vLLM needs KV cache for {profile.effective_max_len} tokens but only {result.kv_tokens} fit on {itype.gpu_type} '
-                        f'({total:.2f} GiB x {profile.gpu_util} minus {weights:.1f} GiB weights).')
-        result.advices = [f'Add --max-model-len {min(32768, result.kv_tokens)} (or lower) to the vLLM command.',
-                          'Use a GPU with more memory (e.g. ecs.gn6e-c12g1.3xlarge) or a quantized model.']
+        result.error = (
+            f"ValueError: The model's max seq len ({profile.effective_max_len}) is larger than the maximum number of tokens "
+            f'that can be stored in KV cache ({result.kv_tokens}). Try increasing `gpu_memory_utilization` or decreasing '
+            '`max_model_len` when initializing the engine.'
+        )
+        result.cause = (
+            f'vLLM needs KV cache for {profile.effective_max_len} tokens but only {result.kv_tokens} fit on {itype.gpu_type} '
+            f'({total:.2f} GiB x {profile.gpu_util} minus {weights:.1f} GiB weights).'
+        )
+        result.advices = [
+            f'Add --max-model-len {min(32768, result.kv_tokens)} (or lower) to the vLLM command.',
+            'Use a GPU with more memory (e.g. ecs.gn6e-c12g1.3xlarge) or a quantized model.',
+        ]
     return result

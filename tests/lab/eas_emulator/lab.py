@@ -17,7 +17,16 @@ from .state import Settings, Store, public_type_of
 class Faults:
     """Injected faults for control-plane requests (and the data plane when ``data_plane`` is true)."""
 
-    FIELDS = ('throttle_ratio', 'error_ratio', 'error_status', 'latency_ms', 'count', 'actions', 'retry_after_ms', 'data_plane')
+    FIELDS = (
+        'throttle_ratio',
+        'error_ratio',
+        'error_status',
+        'latency_ms',
+        'count',
+        'actions',
+        'retry_after_ms',
+        'data_plane',
+    )
 
     def __init__(self, seed: int):
         self.lock = threading.Lock()
@@ -27,7 +36,11 @@ class Faults:
     def set(self, config: dict) -> dict:
         unknown = sorted(set(config) - set(self.FIELDS) - {'stockout'})
         if unknown:
-            raise ApiError(400, 'InvalidParameter', f'Unknown fault fields: {", ".join(unknown)}. Known: {", ".join(self.FIELDS)}, stockout.')
+            raise ApiError(
+                400,
+                'InvalidParameter',
+                f'Unknown fault fields: {", ".join(unknown)}. Known: {", ".join(self.FIELDS)}, stockout.',
+            )
         for key in ('throttle_ratio', 'error_ratio'):
             value = config.get(key, 0)
             if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0 <= value <= 1:
@@ -62,12 +75,18 @@ class Faults:
             latency = float(cfg.get('latency_ms') or 0) / 1000.0
             if self._roll(cfg.get('throttle_ratio', 0)):
                 retry = str(int(cfg.get('retry_after_ms', 200)))
-                return latency, ApiError(400, 'Throttling.User', 'Request was denied due to user flow control.', {'x-acs-retry-after': retry})
+                return latency, ApiError(
+                    400, 'Throttling.User', 'Request was denied due to user flow control.', {'x-acs-retry-after': retry}
+                )
             if self._roll(cfg.get('error_ratio', 0)):
                 status = int(cfg.get('error_status', 503))
                 if status == 503:
-                    return latency, ApiError(503, 'ServiceUnavailable', 'The request has failed due to a temporary failure of the server.')
-                return latency, ApiError(status, 'InternalError', 'The request processing has failed due to some unknown error.')
+                    return latency, ApiError(
+                        503, 'ServiceUnavailable', 'The request has failed due to a temporary failure of the server.'
+                    )
+                return latency, ApiError(
+                    status, 'InternalError', 'The request processing has failed due to some unknown error.'
+                )
             return latency, None
 
     def _roll(self, ratio) -> bool:
@@ -123,7 +142,14 @@ class Emulator:
         if req.path == '/_lab' or req.path.startswith('/_lab/'):
             handler = self.lab_routes.get((req.method, req.path.rstrip('/')))
             if handler is None:
-                return Response.json(404, {'Code': 'NotFound', 'Message': f'No lab endpoint {req.method} {req.path}', 'RequestId': request_id()})
+                return Response.json(
+                    404,
+                    {
+                        'Code': 'NotFound',
+                        'Message': f'No lab endpoint {req.method} {req.path}',
+                        'RequestId': request_id(),
+                    },
+                )
             try:
                 return handler(req)
             except ApiError as exc:
@@ -143,16 +169,30 @@ class Emulator:
                 response = error_response(exc)
         else:
             plane, action = 'other', ''
-            response = Response.json(404, {'Code': 'NotFound', 'Message': f'{req.path} is not an EAS API path.', 'RequestId': request_id()})
+            response = Response.json(
+                404, {'Code': 'NotFound', 'Message': f'{req.path} is not an EAS API path.', 'RequestId': request_id()}
+            )
         body = None
         if plane == 'control' and req.body:
             try:
                 body = json.loads(req.body)
             except ValueError:
                 body = req.body.decode('utf-8', 'replace')
-        self.log.add({'time': iso_time(started), 'ts': started, 'plane': plane, 'method': req.method, 'path': req.path, 'query': dict(req.query),
-                      'action': action, 'status': response.status, 'code': response.code, 'duration_ms': int((time.time() - started) * 1000),
-                      'body': body})
+        self.log.add(
+            {
+                'time': iso_time(started),
+                'ts': started,
+                'plane': plane,
+                'method': req.method,
+                'path': req.path,
+                'query': dict(req.query),
+                'action': action,
+                'status': response.status,
+                'code': response.code,
+                'duration_ms': int((time.time() - started) * 1000),
+                'body': body,
+            }
+        )
         return response
 
     def _faulted(self, action: str, data_plane: bool) -> Response | None:
@@ -170,7 +210,9 @@ class Emulator:
     def lab_health(self, _req: Request) -> Response:
         with self.store.lock:
             counts = {'services': len(self.store.services), 'resources': len(self.store.resources)}
-        return Response.json(200, {'status': 'ok', 'region': self.settings.region, 'api_version': API_VERSION, **counts})
+        return Response.json(
+            200, {'status': 'ok', 'region': self.settings.region, 'api_version': API_VERSION, **counts}
+        )
 
     def lab_requests(self, req: Request) -> Response:
         since = as_int(req.query.get('since'), 'since', 0, minimum=0)
@@ -208,16 +250,39 @@ class Emulator:
             groups = []
             for group in self.store.resources.values():
                 billed = [n for n in group.nodes.values() if n.billed()]
-                groups.append({'ResourceId': group.resource_id, 'ResourceName': group.name, 'InstanceType': group.instance_type,
-                               'billed_nodes': len(billed), 'billed_instance_ids': sorted(n.instance_id for n in billed),
-                               'services': sorted(s.name for s in self.store.services.values() if s.resource_id == group.resource_id)})
+                groups.append(
+                    {
+                        'ResourceId': group.resource_id,
+                        'ResourceName': group.name,
+                        'InstanceType': group.instance_type,
+                        'billed_nodes': len(billed),
+                        'billed_instance_ids': sorted(n.instance_id for n in billed),
+                        'services': sorted(
+                            s.name for s in self.store.services.values() if s.resource_id == group.resource_id
+                        ),
+                    }
+                )
             public = []
             for svc in self.store.services.values():
                 if svc.resource_id is None:
                     running = sum(1 for r in svc.replicas if r.placed)
-                    public.append({'ServiceName': svc.name, 'InstanceType': public_type_of(svc.config) or '', 'billed_instances': running})
-        return Response.json(200, {'region': self.settings.region, 'groups': groups, 'total_billed_nodes': sum(g['billed_nodes'] for g in groups),
-                                   'public_services': public, 'total_public_instances': sum(p['billed_instances'] for p in public)})
+                    public.append(
+                        {
+                            'ServiceName': svc.name,
+                            'InstanceType': public_type_of(svc.config) or '',
+                            'billed_instances': running,
+                        }
+                    )
+        return Response.json(
+            200,
+            {
+                'region': self.settings.region,
+                'groups': groups,
+                'total_billed_nodes': sum(g['billed_nodes'] for g in groups),
+                'public_services': public,
+                'total_public_instances': sum(p['billed_instances'] for p in public),
+            },
+        )
 
     def lab_get_config(self, _req: Request) -> Response:
         return Response.json(200, self._config_view())

@@ -88,35 +88,73 @@ def _env(name: str, default):
 
 def build_arg_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description='PAI-EAS 2021-07-01 emulator for the llmops.eas_stack lab.')
-    parser.add_argument('--host', default=_env('HOST', '127.0.0.1'), help='bind address (EAS_EMULATOR_HOST, default 127.0.0.1)')
-    parser.add_argument('--port', type=int, default=int(_env('PORT', '8080')), help='port, 0 = any free port (EAS_EMULATOR_PORT, default 8080)')
-    parser.add_argument('--region', default=_env('REGION', DEFAULT_REGION), help='region = the only accepted ClusterId (EAS_EMULATOR_REGION)')
-    parser.add_argument('--public-url', default=_env('PUBLIC_URL', ''),
-                        help='base URL of service endpoints (EAS_EMULATOR_PUBLIC_URL, default http://127.0.0.1:PORT)')
-    parser.add_argument('--service-ready-seconds', type=float, default=float(_env('SERVICE_READY_SECONDS', '6')),
-                        help='create/start/update time of a service (EAS_EMULATOR_SERVICE_READY_SECONDS)')
-    parser.add_argument('--resource-ready-seconds', type=float, default=float(_env('RESOURCE_READY_SECONDS', '4')),
-                        help='time for a node to become Ready (EAS_EMULATOR_RESOURCE_READY_SECONDS)')
-    parser.add_argument('--gateway-warmup-seconds', type=float, default=float(_env('GATEWAY_WARMUP_SECONDS', '2')),
-                        help='503 no healthy upstream this long after Running (EAS_EMULATOR_GATEWAY_WARMUP_SECONDS)')
-    parser.add_argument('--seed', type=int, default=int(_env('SEED', '0')), help='seed for fault ratios below 1 (EAS_EMULATOR_SEED)')
-    parser.add_argument('--verbose', action='store_true', default=as_bool(_env('VERBOSE', '')), help='log every HTTP request to stderr')
+    parser.add_argument(
+        '--host', default=_env('HOST', '127.0.0.1'), help='bind address (EAS_EMULATOR_HOST, default 127.0.0.1)'
+    )
+    parser.add_argument(
+        '--port',
+        type=int,
+        default=int(_env('PORT', '8080')),
+        help='port, 0 = any free port (EAS_EMULATOR_PORT, default 8080)',
+    )
+    parser.add_argument(
+        '--region',
+        default=_env('REGION', DEFAULT_REGION),
+        help='region = the only accepted ClusterId (EAS_EMULATOR_REGION)',
+    )
+    parser.add_argument(
+        '--public-url',
+        default=_env('PUBLIC_URL', ''),
+        help='base URL of service endpoints (EAS_EMULATOR_PUBLIC_URL, default http://127.0.0.1:PORT)',
+    )
+    parser.add_argument(
+        '--service-ready-seconds',
+        type=float,
+        default=float(_env('SERVICE_READY_SECONDS', '6')),
+        help='create/start/update time of a service (EAS_EMULATOR_SERVICE_READY_SECONDS)',
+    )
+    parser.add_argument(
+        '--resource-ready-seconds',
+        type=float,
+        default=float(_env('RESOURCE_READY_SECONDS', '4')),
+        help='time for a node to become Ready (EAS_EMULATOR_RESOURCE_READY_SECONDS)',
+    )
+    parser.add_argument(
+        '--gateway-warmup-seconds',
+        type=float,
+        default=float(_env('GATEWAY_WARMUP_SECONDS', '2')),
+        help='503 no healthy upstream this long after Running (EAS_EMULATOR_GATEWAY_WARMUP_SECONDS)',
+    )
+    parser.add_argument(
+        '--seed', type=int, default=int(_env('SEED', '0')), help='seed for fault ratios below 1 (EAS_EMULATOR_SEED)'
+    )
+    parser.add_argument(
+        '--verbose', action='store_true', default=as_bool(_env('VERBOSE', '')), help='log every HTTP request to stderr'
+    )
     return parser
 
 
 def main(argv: list | None = None) -> int:
     args = build_arg_parser().parse_args(argv)
-    settings = Settings(region=args.region, public_url=args.public_url.rstrip('/'), service_ready_seconds=args.service_ready_seconds,
-                        resource_ready_seconds=args.resource_ready_seconds, gateway_warmup_seconds=args.gateway_warmup_seconds,
-                        seed=args.seed, verbose=args.verbose)
+    settings = Settings(
+        region=args.region,
+        public_url=args.public_url.rstrip('/'),
+        service_ready_seconds=args.service_ready_seconds,
+        resource_ready_seconds=args.resource_ready_seconds,
+        gateway_warmup_seconds=args.gateway_warmup_seconds,
+        seed=args.seed,
+        verbose=args.verbose,
+    )
     server = EmulatorServer((args.host, args.port), settings)
 
     def _stop(_signum, _frame):
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, _stop)
-    print(f'eas-emulator listening on http://{args.host}:{server.server_address[1]} region={settings.region} public_url={settings.public_url}',
-          flush=True)
+    print(
+        f'eas-emulator listening on http://{args.host}:{server.server_address[1]} region={settings.region} public_url={settings.public_url}',
+        flush=True,
+    )
     try:
         server.serve_forever(poll_interval=0.2)
     except KeyboardInterrupt:

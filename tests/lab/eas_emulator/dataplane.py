@@ -65,11 +65,11 @@ def answer_pieces(prompt: str, model: str, reasoning: bool) -> list:
     pieces = []
     if reasoning:
         pieces += [('reasoning', (' ' if i else '') + w) for i, w in enumerate(think_words[:think])]
-        pieces += [('content', (' ' if i else '') + w) for i, w in enumerate(answer_words[:total - think])]
+        pieces += [('content', (' ' if i else '') + w) for i, w in enumerate(answer_words[: total - think])]
     else:
-        pieces += [('content', (' ' if i else '') + w) for i, w in enumerate(think_words[:think - 1])]
+        pieces += [('content', (' ' if i else '') + w) for i, w in enumerate(think_words[: think - 1])]
         pieces.append(('content', '\n</think>\n\n'))
-        pieces += [('content', (' ' if i else '') + w) for i, w in enumerate(answer_words[:total - think])]
+        pieces += [('content', (' ' if i else '') + w) for i, w in enumerate(answer_words[: total - think])]
     return pieces
 
 
@@ -86,7 +86,7 @@ class DataPlane:
         self.store = store
 
     def handle(self, req: Request, now: float) -> Response:
-        rest = req.path[len(self.PREFIX):]
+        rest = req.path[len(self.PREFIX) :]
         name, _sep, sub = rest.partition('/')
         sub = '/' + sub
         with self.store.lock:
@@ -118,12 +118,34 @@ class DataPlane:
     @staticmethod
     def models(profile: ModelProfile, created: int) -> Response:
         names = profile.served_names or [profile.served_name]
-        data = [{'id': n, 'object': 'model', 'created': created, 'owned_by': 'vllm', 'root': profile.model_path or n, 'parent': None,
-                 'max_model_len': profile.effective_max_len,
-                 'permission': [{'id': f'modelperm-{n}', 'object': 'model_permission', 'created': created, 'allow_create_engine': False,
-                                 'allow_sampling': True, 'allow_logprobs': True, 'allow_search_indices': False, 'allow_view': True,
-                                 'allow_fine_tuning': False, 'organization': '*', 'group': None, 'is_blocking': False}]}
-                for n in names]
+        data = [
+            {
+                'id': n,
+                'object': 'model',
+                'created': created,
+                'owned_by': 'vllm',
+                'root': profile.model_path or n,
+                'parent': None,
+                'max_model_len': profile.effective_max_len,
+                'permission': [
+                    {
+                        'id': f'modelperm-{n}',
+                        'object': 'model_permission',
+                        'created': created,
+                        'allow_create_engine': False,
+                        'allow_sampling': True,
+                        'allow_logprobs': True,
+                        'allow_search_indices': False,
+                        'allow_view': True,
+                        'allow_fine_tuning': False,
+                        'organization': '*',
+                        'group': None,
+                        'is_blocking': False,
+                    }
+                ],
+            }
+            for n in names
+        ]
         return Response.json(200, {'object': 'list', 'data': data})
 
     def completions(self, req: Request, profile: ModelProfile, chat: bool) -> Response:
@@ -142,7 +164,9 @@ class DataPlane:
             if not isinstance(messages, list) or not messages:
                 return vllm_error(400, 'messages must be a non-empty list.', 'BadRequestError')
             texts = [message_text(m.get('content')) for m in messages if isinstance(m, dict)]
-            users = [message_text(m.get('content')) for m in messages if isinstance(m, dict) and m.get('role') == 'user']
+            users = [
+                message_text(m.get('content')) for m in messages if isinstance(m, dict) and m.get('role') == 'user'
+            ]
             prompt = users[-1] if users else texts[-1]
             prompt_tokens = max(sum(count_tokens(t) for t in texts), 1)
         else:
@@ -150,39 +174,73 @@ class DataPlane:
             prompt_tokens = max(count_tokens(prompt), 1)
         max_len = profile.effective_max_len
         max_tokens = body.get('max_completion_tokens') or body.get('max_tokens')
-        if max_tokens is not None and (not isinstance(max_tokens, int) or isinstance(max_tokens, bool) or max_tokens < 1):
+        if max_tokens is not None and (
+            not isinstance(max_tokens, int) or isinstance(max_tokens, bool) or max_tokens < 1
+        ):
             return vllm_error(400, f'max_tokens must be at least 1, got {max_tokens}.', 'BadRequestError')
         if max_tokens is None:
             max_tokens = max_len - prompt_tokens
         if prompt_tokens + max_tokens > max_len:
             where = 'messages' if chat else 'prompt'
-            return vllm_error(400, f"This model's maximum context length is {max_len} tokens. However, you requested {prompt_tokens + max_tokens} "
-                                   f'tokens ({prompt_tokens} in the {where}, {max_tokens} in the completion). Please reduce the length of the '
-                                   f'{where} or completion.', 'BadRequestError')
+            return vllm_error(
+                400,
+                f"This model's maximum context length is {max_len} tokens. However, you requested {prompt_tokens + max_tokens} "
+                f'tokens ({prompt_tokens} in the {where}, {max_tokens} in the completion). Please reduce the length of the '
+                f'{where} or completion.',
+                'BadRequestError',
+            )
         pieces = answer_pieces(prompt, model, reasoning=chat and profile.reasoning)
         finish = 'stop'
         if len(pieces) > max_tokens:
             pieces, finish = pieces[:max_tokens], 'length'
-        usage = {'prompt_tokens': prompt_tokens, 'completion_tokens': len(pieces), 'total_tokens': prompt_tokens + len(pieces),
-                 'prompt_tokens_details': None}
+        usage = {
+            'prompt_tokens': prompt_tokens,
+            'completion_tokens': len(pieces),
+            'total_tokens': prompt_tokens + len(pieces),
+            'prompt_tokens_details': None,
+        }
         ident = ('chatcmpl-' if chat else 'cmpl-') + uuid.uuid4().hex
         created = int(time.time())
         if body.get('stream'):
             include_usage = bool((body.get('stream_options') or {}).get('include_usage'))
-            return Response(200, b'', 'text/event-stream; charset=utf-8', {'Cache-Control': 'no-cache'},
-                            stream=self._stream(ident, created, model, pieces, finish, usage if include_usage else None, chat))
+            return Response(
+                200,
+                b'',
+                'text/event-stream; charset=utf-8',
+                {'Cache-Control': 'no-cache'},
+                stream=self._stream(ident, created, model, pieces, finish, usage if include_usage else None, chat),
+            )
         reasoning = ''.join(t for c, t in pieces if c == 'reasoning')
         content = ''.join(t for c, t in pieces if c == 'content')
         if chat:
             message = {'role': 'assistant', 'content': content or None, 'tool_calls': []}
             if profile.reasoning:
-                message = {'role': 'assistant', 'reasoning_content': reasoning or None, 'content': content or None, 'tool_calls': []}
+                message = {
+                    'role': 'assistant',
+                    'reasoning_content': reasoning or None,
+                    'content': content or None,
+                    'tool_calls': [],
+                }
             choice = {'index': 0, 'message': message, 'logprobs': None, 'finish_reason': finish, 'stop_reason': None}
-            payload = {'id': ident, 'object': 'chat.completion', 'created': created, 'model': model, 'choices': [choice], 'usage': usage,
-                       'prompt_logprobs': None}
+            payload = {
+                'id': ident,
+                'object': 'chat.completion',
+                'created': created,
+                'model': model,
+                'choices': [choice],
+                'usage': usage,
+                'prompt_logprobs': None,
+            }
         else:
             choice = {'index': 0, 'text': content, 'logprobs': None, 'finish_reason': finish, 'stop_reason': None}
-            payload = {'id': ident, 'object': 'text_completion', 'created': created, 'model': model, 'choices': [choice], 'usage': usage}
+            payload = {
+                'id': ident,
+                'object': 'text_completion',
+                'created': created,
+                'model': model,
+                'choices': [choice],
+                'usage': usage,
+            }
         return Response.json(200, payload)
 
     @staticmethod
@@ -195,10 +253,12 @@ class DataPlane:
             return f'data: {json.dumps(payload)}\n\n'.encode()
 
         if chat:
-            yield event([{'index': 0, 'delta': {'role': 'assistant', 'content': ''}, 'logprobs': None, 'finish_reason': None}])
+            yield event(
+                [{'index': 0, 'delta': {'role': 'assistant', 'content': ''}, 'logprobs': None, 'finish_reason': None}]
+            )
         step = 8
         for start in range(0, len(pieces), step):
-            group = pieces[start:start + step]
+            group = pieces[start : start + step]
             for channel in ('reasoning', 'content'):
                 text = ''.join(t for c, t in group if c == channel)
                 if not text:
@@ -208,8 +268,11 @@ class DataPlane:
                     yield event([{'index': 0, 'delta': delta, 'logprobs': None, 'finish_reason': None}])
                 else:
                     yield event([{'index': 0, 'text': text, 'logprobs': None, 'finish_reason': None}])
-        last = {'index': 0, 'delta': {}, 'logprobs': None, 'finish_reason': finish, 'stop_reason': None} if chat else \
-            {'index': 0, 'text': '', 'logprobs': None, 'finish_reason': finish, 'stop_reason': None}
+        last = (
+            {'index': 0, 'delta': {}, 'logprobs': None, 'finish_reason': finish, 'stop_reason': None}
+            if chat
+            else {'index': 0, 'text': '', 'logprobs': None, 'finish_reason': finish, 'stop_reason': None}
+        )
         yield event([last])
         if usage is not None:
             yield event([], {'usage': usage})

@@ -31,6 +31,7 @@ TOKENS_MARKER_RE = re.compile(r'\btokens:(\d+)\b', re.IGNORECASE)
 # small helpers
 # --------------------------------------------------------------------------------------------------------------------
 
+
 def iso_time(ts: float) -> str:
     """RFC 3339 UTC as EAS returns it (``2021-01-29T11:13:20Z``)."""
     return time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(ts))
@@ -71,7 +72,9 @@ def as_bool(value, default: bool = False) -> bool:
     return str(value).strip().lower() in ('1', 'true', 'yes', 'on')
 
 
-def as_int(value, name: str, default: int | None = None, minimum: int | None = None, maximum: int | None = None) -> int | None:
+def as_int(
+    value, name: str, default: int | None = None, minimum: int | None = None, maximum: int | None = None
+) -> int | None:
     if value is None or value == '':
         return default
     if isinstance(value, bool):
@@ -104,7 +107,7 @@ def paginate(items: list, page_number, page_size, default_size: int = 100):
     number = as_int(page_number, 'PageNumber', 1, minimum=1)
     size = as_int(page_size, 'PageSize', default_size, minimum=1, maximum=10000)
     start = (number - 1) * size
-    return items[start:start + size], number, size
+    return items[start : start + size], number, size
 
 
 class ApiError(Exception):

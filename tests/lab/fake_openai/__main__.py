@@ -1,0 +1,96 @@
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The fake OpenAI upstream's HTTP server (see the package docstring)."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+LOG = []
+LOCK = threading.Lock()
+
+
+def settings():
+    return dict(key=os.environ.get('FAKE_OPENAI_KEY', ''), model=os.environ.get('FAKE_OPENAI_MODEL', ''),
+                reply=os.environ.get('FAKE_OPENAI_REPLY', 'pong'),
+                report=os.environ.get('FAKE_OPENAI_REPORT', '').lower() == 'true')
+
+
+class Handler(BaseHTTPRequestHandler):
+    # HTTP/1.0: a streamed answer ends when the connection closes, as a plain SSE server does.
+    protocol_version = 'HTTP/1.0'
+
+    def log_message(self, format, *args):  # pylint: disable=redefined-builtin
+        return
+
+    def _send(self, status, body, content_type='application/json'):
+        data = body if isinstance(body, bytes) else json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header('Content-Type', content_type)
+        self.send_header('Content-Length', str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_GET(self):  # noqa: N802 (http.server naming)
+        if self.path == '/_requests':
+            with LOCK:
+                self._send(200, list(LOG))
+        elif self.path == '/health':
+            self._send(200, {'ok': True})
+        else:
+            self._send(404, ('Invalid URL (GET %s)' % self.path).encode(), 'text/plain; charset=utf-8')
+
+    def do_POST(self):  # noqa: N802
+        conf = settings()
+        length = int(self.headers.get('Content-Length') or 0)
+        try:
+            body = json.loads(self.rfile.read(length) or b'{}')
+        except ValueError:
+            body = {}
+        authorization = self.headers.get('Authorization', '')
+        key_ok = not conf['key'] or authorization == 'Bearer ' + conf['key']
+        entry = dict(path=self.path, model=body.get('model'), key_ok=key_ok, stream=bool(body.get('stream')),
+                     max_tokens=body.get('max_tokens'))
+        with LOCK:
+            LOG.append(entry)
+        if self.path != '/v1/chat/completions':
+            self._send(404, ('Invalid URL (POST %s)' % self.path).encode(), 'text/plain; charset=utf-8')
+            return
+        if not key_ok:
+            self._send(401, {'error': {'message': 'invalid token', 'type': 'invalid_request_error',
+                                       'code': 'invalid_api_key'}})
+            return
+        model = conf['model'] or body.get('model')
+        content = conf['reply']
+        if conf['report']:
+            content = json.dumps(dict(entry, authorization=authorization))
+        if body.get('stream'):
+            self.stream(model, content)
+        else:
+            self._send(200, {'id': 'chatcmpl-lab', 'object': 'chat.completion', 'created': 1700000000, 'model': model,
+                             'choices': [{'index': 0, 'message': {'role': 'assistant', 'content': content},
+                                          'finish_reason': 'stop'}],
+                             'usage': {'prompt_tokens': 1, 'completion_tokens': 1, 'total_tokens': 2}})
+
+    def stream(self, model, content):
+        self.send_response(200)
+        self.send_header('Content-Type', 'text/event-stream')
+        self.end_headers()
+        for delta, finish in (({'role': 'assistant', 'content': content}, None), ({}, 'stop')):
+            chunk = {'id': 'chatcmpl-lab', 'object': 'chat.completion.chunk', 'created': 1700000000, 'model': model,
+                     'choices': [{'index': 0, 'delta': delta, 'finish_reason': finish}]}
+            self.wfile.write(b'data: ' + json.dumps(chunk).encode() + b'\n\n')
+        self.wfile.write(b'data: [DONE]\n\n')
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    port = int(argv[0]) if argv else int(os.environ.get('FAKE_OPENAI_PORT', '8080'))
+    ThreadingHTTPServer(('0.0.0.0', port), Handler).serve_forever()
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,135 @@
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The model/GPU table, the fit check and the vLLM service config (plugins/module_utils/gpu_sizing.py)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from ansible_collections.llmops.eas_stack.plugins.module_utils import gpu_sizing
+from ansible_collections.llmops.eas_stack.plugins.module_utils.gpu_sizing import (
+    GPU_INSTANCE_TYPES, SizingError, fit, placement_errors, service_resources, vllm_service_config,
+)
+
+A10 = 'ecs.gn7i-c8g1.2xlarge'
+
+
+def test_7b_at_vllm_default_context_is_refused_on_an_a10():
+    result = fit('DeepSeek-R1-Distill-Qwen-7B', A10, 131072)
+    assert not result['fits']
+    assert result['need_gib'] > result['budget_gib']
+    message = result['message']
+    for words in ('eas_model=DeepSeek-R1-Distill-Qwen-7B', 'eas_max_model_len <=', 'ecs.gn6e-c12g1.3xlarge', 'quantized'):
+        assert words in message
+    assert 256 <= result['max_len_that_fits'] < 131072 and result['max_len_that_fits'] % 16 == 0
+
+
+def test_7b_at_32768_fits_an_a10():
+    result = fit('DeepSeek-R1-Distill-Qwen-7B', A10, 32768)
+    assert result['fits'] and 'message' not in result
+    assert 17 < result['need_gib'] < result['budget_gib'] < 21
+
+
+def test_the_largest_context_that_fits_really_fits():
+    limit = fit('DeepSeek-R1-Distill-Qwen-7B', A10, 131072)['max_len_that_fits']
+    assert fit('DeepSeek-R1-Distill-Qwen-7B', A10, limit)['fits']
+    assert not fit('DeepSeek-R1-Distill-Qwen-7B', A10, limit + 256)['fits']
+
+
+@pytest.mark.parametrize('max_len', [256, 4096, 32768])
+def test_14b_never_fits_an_a10(max_len):
+    result = fit('DeepSeek-R1-Distill-Qwen-14B', A10, max_len)
+    assert not result['fits']
+    assert 'the weights alone do not fit' in result['message']
+    assert any(name.startswith('ecs.gn7e-c16g1.4xlarge') for name in result['instance_types_that_fit'])
+
+
+def test_1_5b_fits_with_room():
+    result = fit('DeepSeek-R1-Distill-Qwen-1.5B', A10, 32768)
+    assert result['fits'] and result['kv_gib'] < 1
+
+
+def test_unknown_instance_type_needs_gpu_memory():
+    with pytest.raises(SizingError, match='eas_gpu_memory_gib'):
+        fit('DeepSeek-R1-Distill-Qwen-1.5B', 'ecs.unknown-type', 32768)
+    assert fit('DeepSeek-R1-Distill-Qwen-7B', 'ecs.unknown-type', 32768, gpu_memory_gib=44.4)['fits']
+    assert not fit('DeepSeek-R1-Distill-Qwen-7B', 'ecs.unknown-type', 32768, gpu_memory_gib=10)['fits']
+
+
+def test_unknown_model_names_the_variable_and_extra_presets_count():
+    with pytest.raises(SizingError, match='eas_model=Tiny has no preset'):
+        fit('Tiny', A10, 4096)
+    tiny = dict(params_b=0.5, layers=24, kv_heads=2, head_dim=64, reasoning_parser='deepseek_r1')
+    assert fit('Tiny', A10, 4096, extra_presets={'Tiny': tiny})['fits']
+
+
+def test_placement_errors_name_the_variable():
+    assert placement_errors(A10) == []
+    assert 'eas_cpu=8' in placement_errors(A10, cpu=8)[0]
+    assert placement_errors(A10, cpu=7) == []
+    assert 'eas_memory=30720' in placement_errors(A10, memory=30720)[0]
+    assert 'eas_service_instance_count=2' in placement_errors(A10, service_instance_count=2)[0]
+    assert placement_errors(A10, service_instance_count=2, instance_count=2) == []
+    assert placement_errors('ecs.unknown-type', cpu=99) == []
+
+
+def test_service_resources_order():
+    group = dict(id='eas-r-1', allocatable_cpu=7.0, allocatable_memory=28672.0)
+    assert service_resources(A10, cpu=4, memory=8000, group=group) == (4, 8000)
+    assert service_resources(A10, group=group) == (7, 28672)
+    # what the service already has in the same group is kept (a rerun changes nothing)
+    assert service_resources(A10, group=group, current_meta=dict(resource='eas-r-1', cpu=6, memory='20000')) == (6, 20000)
+    # in another group, the new group's allocatable values count
+    assert service_resources(A10, group=group, current_meta=dict(resource='eas-r-9', cpu=6, memory=20000)) == (7, 28672)
+    # no group yet (check mode): the table, minus what a node keeps
+    assert service_resources(A10) == (7, 30 * 1024 - 2048)
+
+
+SETTINGS = dict(model='DeepSeek-R1-Distill-Qwen-1.5B', region='cn-hangzhou', instance_type=A10, dedicated=True,
+                service_instance_count=1, instance_count=1, max_model_len=32768, gpu_memory_utilization=0.9,
+                vllm_extra_args=['--enable-prefix-caching'], image='', vllm_image_tag='0.14.0-gpu', model_oss_path='',
+                group=dict(id='eas-r-1', allocatable_cpu=7, allocatable_memory=28672))
+
+
+def test_dedicated_service_config():
+    config = vllm_service_config(SETTINGS)
+    assert config['metadata'] == dict(instance=1, resource='eas-r-1', cpu=7, memory=28672, gpu=1)
+    container = config['containers'][0]
+    assert container['image'] == 'eas-registry-vpc.cn-hangzhou.cr.aliyuncs.com/pai-eas/vllm:0.14.0-gpu'
+    assert container['port'] == 8000
+    for part in ('--served-model-name DeepSeek-R1-Distill-Qwen-1.5B', '--max-model-len 32768',
+                 '--reasoning-parser deepseek_r1', '--enable-prefix-caching'):
+        assert part in container['script']
+    assert config['storage'][0]['mount_path'] == '/model_dir'
+    assert 'cloud' not in config
+
+
+def test_public_service_config_and_override():
+    config = vllm_service_config(dict(SETTINGS, dedicated=False, instance_count=2, image='my/vllm:1',
+                                      override={'metadata': {'rpc': {'keepalive': 70000}}}))
+    assert config['cloud'] == {'computing': {'instance_type': A10}}
+    assert config['metadata'] == {'instance': 2, 'rpc': {'keepalive': 70000}}
+    assert config['containers'][0]['image'] == 'my/vllm:1'
+
+
+def _emulator_catalog():
+    sys.path.insert(0, str(Path(__file__).resolve().parents[3] / 'lab'))
+    try:
+        from eas_emulator import catalog  # pylint: disable=import-outside-toplevel
+    finally:
+        sys.path.pop(0)
+    return catalog
+
+
+def test_the_emulator_and_the_collection_agree_on_shared_instance_types():
+    catalog = _emulator_catalog()
+    shared = sorted(set(catalog.INSTANCE_TYPES) & set(GPU_INSTANCE_TYPES))
+    assert A10 in shared and len(shared) >= 4
+    for name in shared:
+        lab, ours = catalog.INSTANCE_TYPES[name], GPU_INSTANCE_TYPES[name]
+        assert (lab.cpu, lab.memory_gib, lab.gpu, lab.gpu_memory_gb) == (
+            ours['cpu'], ours['memory_gib'], ours['gpus'], ours['gpu_memory_gb']), name
+        assert lab.gpu_usable_gib == pytest.approx(ours['usable_gib']), name
+    assert gpu_sizing.NODE_RESERVED_CPU == catalog.NODE_RESERVED_CPU
