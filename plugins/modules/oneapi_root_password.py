@@ -36,9 +36,9 @@ options:
     required: true
   access_token:
     description:
-      - Ignored; this module always logs in with a password. Do not pass the token it returns back to it (through
-        C(module_defaults), say): Ansible masks a returned value that equals a C(no_log) option, so RV(access_token)
-        would read C(VALUE_SPECIFIED_IN_NO_LOG_PARAMETER).
+      - Ignored; this module always logs in with a password.
+      - Do not pass the token it returns back to it (through C(module_defaults), for example). Ansible masks a returned
+        value that equals a C(no_log) option, so RV(access_token) would read C(VALUE_SPECIFIED_IN_NO_LOG_PARAMETER).
   initial_password:
     description:
       - The password to fall back to when O(password) is refused. one-api's initial root password is V(123456).
