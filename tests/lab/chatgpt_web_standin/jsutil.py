@@ -86,18 +86,55 @@ def etag(body):
     return 'W/"%x-%s"' % (len(body), digest)
 
 
-def _inspect_key(key):
-    return key if re.match(r"^[A-Za-z_$][\w$]*$", key) else "'%s'" % key
+_META = {"\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f", "\r": "\\r", "\\": "\\\\"}
 
 
-def _inspect_string(value):
-    return "'%s'" % value.replace("\\", "\\\\").replace("'", "\\'").replace("\n", "\\n")
+def _str_escape(text):
+    """util.inspect's string quoting: single quotes unless the text has some, then double quotes or backticks."""
+    quote = "'"
+    if "'" in text:
+        if '"' not in text:
+            quote = '"'
+        elif "`" not in text and "${" not in text:
+            quote = "`"
+    out = []
+    for char in text:
+        code = ord(char)
+        if char == quote:
+            out.append("\\" + char)
+        elif char in _META:
+            out.append(_META[char])
+        elif code < 0x20 or code == 0x7F:
+            out.append("\\x%02X" % code)
+        elif 0xD800 <= code <= 0xDFFF:
+            out.append("\\u%04x" % code)
+        else:
+            out.append(char)
+    return quote + "".join(out) + quote
 
 
-def inspect(value, indent=0):
-    """A rough ``util.inspect`` of a request body for the debug log (the real layout breaks lines at 80
-    columns and splits long strings; this one puts one property per line)."""
-    pad = "  " * (indent + 1)
+class _InspectContext:
+    def __init__(self):
+        self.indentation = 0
+        self.current_depth = 0
+
+
+def _inspect_string(text, ctx):
+    trailer = ""
+    if len(text) > 10000:
+        trailer = "... %d more character%s" % (len(text) - 10000, "s" if len(text) - 10000 > 1 else "")
+        text = text[:10000]
+    if len(text) > 16 and len(text) > 80 - ctx.indentation - 4:
+        return (" +\n" + " " * (ctx.indentation + 2)).join(_str_escape(line) for line in _split_lf(text)) + trailer
+    return _str_escape(text) + trailer
+
+
+def _split_lf(text):
+    parts = text.split("\n")
+    return [part + "\n" for part in parts[:-1]] + ([parts[-1]] if parts[-1] else [])
+
+
+def _inspect_value(value, ctx, depth):
     if value is UNDEFINED:
         return "undefined"
     if value is None:
@@ -105,19 +142,43 @@ def inspect(value, indent=0):
     if value is True or value is False:
         return "true" if value else "false"
     if isinstance(value, (int, float)):
-        return json.dumps(value)
+        return js_number_text(value)
     if isinstance(value, str):
-        return _inspect_string(value)
-    if isinstance(value, list):
-        if not value:
-            return "[]"
-        return "[\n%s\n%s]" % (",\n".join(pad + inspect(item, indent + 1) for item in value), "  " * indent)
+        return _inspect_string(value, ctx)
+    ctx.current_depth = depth
     if isinstance(value, dict):
-        if not value:
-            return "{}"
-        items = ["%s%s: %s" % (pad, _inspect_key(key), inspect(item, indent + 1)) for key, item in value.items()]
-        return "{\n%s\n%s}" % (",\n".join(items), "  " * indent)
-    return str(value)
+        braces = ("{", "}")
+        output = []
+        for key, item in value.items():
+            ctx.indentation += 2
+            shown = _inspect_value(item, ctx, depth + 1)
+            ctx.indentation -= 2
+            name = key if re.match(r"^[a-zA-Z_][a-zA-Z_0-9]*$", key) else _str_escape(key)
+            output.append("%s: %s" % (name, shown))
+    else:
+        braces = ("[", "]")
+        output = []
+        for item in value:
+            ctx.indentation += 2
+            output.append(_inspect_value(item, ctx, depth + 1))
+            ctx.indentation -= 2
+    if not output:
+        return braces[0] + braces[1]
+    # reduceToSingleString with compact 3 and breakLength 80
+    if ctx.current_depth - depth < 3:
+        start = len(output) + ctx.indentation + len(braces[0]) + 10
+        if len(output) + start + sum(len(entry) for entry in output) <= 80:
+            joined = ", ".join(output)
+            if "\n" not in joined:
+                return "%s %s %s" % (braces[0], joined, braces[1])
+    indentation = "\n" + " " * ctx.indentation
+    return "%s%s  %s%s%s" % (braces[0], indentation, (",%s  " % indentation).join(output), indentation, braces[1])
+
+
+def inspect(value):
+    """Node 18's ``util.inspect`` of a JSON-like value with the console's defaults (compact 3, breakLength 80,
+    strings cut after 10000 characters), as the debug log prints the request body."""
+    return _inspect_value(value, _InspectContext(), 0)
 
 
 class _Undefined:
@@ -149,9 +210,18 @@ def js_string(value):
     return "undefined" if value is UNDEFINED else ("null" if value is None else str(value))
 
 
+def js_number_text(value):
+    """How JavaScript prints a number: no ".0" on integral values."""
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e21:
+        return str(int(value))
+    return json.dumps(value)
+
+
 def js_stringify(value):
     """``JSON.stringify``: compact, non-ASCII kept, undefined properties dropped."""
     def strip(item):
+        if isinstance(item, float) and item.is_integer() and abs(item) < 1e21:
+            return int(item)
         if isinstance(item, dict):
             return {key: strip(val) for key, val in item.items() if val is not UNDEFINED}
         if isinstance(item, list):
