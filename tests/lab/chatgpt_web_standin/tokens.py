@@ -241,6 +241,9 @@ def estimate(text):
 
 
 def default_tokenizer(environ):
-    """The tokenizer for this process: CHATGPT_WEB_STANDIN_CL100K names the ranks file, else the package's."""
+    """The tokenizer for this process: CHATGPT_WEB_STANDIN_CL100K names the ranks file, else the package's.
+    A file that is not tiktoken's cl100k_base (size and SHA-256) is not used: the counts are then estimated."""
     path = environ.get("CHATGPT_WEB_STANDIN_CL100K") or ranks_mod.default_path()
-    return Tokenizer(path)
+    tokenizer = Tokenizer(path if ranks_mod.check(path) else None)
+    tokenizer.ranks_path = path
+    return tokenizer

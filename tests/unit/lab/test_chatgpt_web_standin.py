@@ -810,3 +810,11 @@ def test_non_json_event_fails_with_the_v8_message(start, upstream):
     upstream.behaviour = {"script": [sse(chunk("PO", role="assistant")), b'data: {"a":1,}\n\n', b"data: [DONE]\n\n"]}
     text = start().chat()[1]
     assert text.endswith('}{"message":"Unexpected token } in JSON at position 7","data":null,"status":"Fail"}')
+
+
+def test_a_file_that_is_not_cl100k_is_not_used(tmp_path):
+    bogus = tmp_path / "cl100k_base.tiktoken"
+    bogus.write_bytes(b"IQ== 0\n")
+    tokenizer = tokens.default_tokenizer({"CHATGPT_WEB_STANDIN_CL100K": str(bogus)})
+    assert not tokenizer.exact and tokenizer.ranks_path == str(bogus)
+    assert tokenizer.count("hello world") == 2  # estimated
