@@ -146,14 +146,14 @@ class ChatClient:
                 reason = response.text()
                 raise ChatError("ChatGPT error %d: %s" % (response.status, response.reason if reason is None else reason),
                                 status_code=response.status, name="ChatGPTError")
-            state = {"done": False, "error": None}
+            state = {"done": False, "errors": []}
             parser = upstream.SSEParser(lambda data: self._on_message(data, result, on_progress, state, connection))
             for piece in response.iter_text():
                 parser.feed(piece)
-                if state["done"] or state["error"]:
+                if state["done"] or state["errors"]:
                     break
-            if state["error"]:
-                raise state["error"]
+            if state["errors"]:
+                raise state["errors"][0]
             if not state["done"]:
                 self._wait_for(deadline, connection)
         except upstream.FetchFailed as exc:
@@ -175,7 +175,7 @@ class ChatClient:
 
     @staticmethod
     def _on_message(data, result, on_progress, state, connection):
-        if state["done"] or state["error"] or connection.aborted:
+        if state["done"] or state["errors"] or connection.aborted:
             return  # after the timeout the route has ended the response: later lines go nowhere
         if data == "[DONE]":
             state["done"] = True
@@ -205,7 +205,7 @@ class ChatClient:
             on_progress(result)
         except ValueError as exc:
             log("OpenAI stream SEE event unexpected error %s" % exc)
-            state["error"] = ChatError(str(exc), name="SyntaxError")
+            state["errors"].append(ChatError(str(exc), name="SyntaxError"))
 
     # -- /config --------------------------------------------------------------------------------
     def fetch_usage(self):

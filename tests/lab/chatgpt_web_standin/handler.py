@@ -94,8 +94,9 @@ class ChatGPTWebHandler(BaseHTTPRequestHandler):
     def _send_json(self, payload, before=()):
         """``res.send(object)``: JSON, charset, length, weak ETag."""
         body = js_stringify(payload).encode("utf-8", "backslashreplace")
-        self._send(200, body, list(CORS) + list(before) + [("Content-Type", "application/json; charset=utf-8"),
-                                                          ("Content-Length", str(len(body))), ("ETag", etag(body))])
+        headers = list(CORS) + list(before) + [("Content-Type", "application/json; charset=utf-8"),
+                                               ("Content-Length", str(len(body))), ("ETag", etag(body))]
+        self._send(200, body, headers)
 
     def _send_html_error(self, status, text, cors=True):
         """finalhandler's error page."""

@@ -192,7 +192,7 @@ UNDEFINED = _Undefined()
 
 
 def js_truthy(value):
-    return value not in (None, UNDEFINED, "", 0, False) and not (isinstance(value, float) and value != value)
+    return value not in (None, UNDEFINED, "", 0, False) and not (isinstance(value, float) and math.isnan(value))
 
 
 def js_string(value):

