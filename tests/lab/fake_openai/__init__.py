@@ -3,8 +3,9 @@
 
 ``POST /v1/chat/completions`` answers, streamed (SSE, ``[DONE]``) or not, when the ``Authorization: Bearer <key>``
 matches ``FAKE_OPENAI_KEY`` (any key when unset), HTTP 401 otherwise. The answer's ``model`` is ``FAKE_OPENAI_MODEL``
-(or the requested one); its content is ``FAKE_OPENAI_REPLY`` (default ``pong``) or, with ``FAKE_OPENAI_REPORT=true``,
-a JSON report of what the caller sent (path, Authorization header, model, max_tokens, stream). Other paths answer
+(or the requested one); its content is ``FAKE_OPENAI_REPLY`` (default ``pong``; a Chinese sentence when the messages are
+in Chinese) or, with ``FAKE_OPENAI_REPORT=true``, a JSON report of what the caller sent (path, Authorization header,
+model, max_tokens, stream) and of that reply. Other paths answer
 ``404 Invalid URL (<method> <path>)`` like one-api.
 ``GET /_requests`` lists what was received (path, model, whether the key matched); ``GET /health`` answers 200.
 

@@ -64,9 +64,11 @@ class Handler(BaseHTTPRequestHandler):
                                        'code': 'invalid_api_key'}})
             return
         model = conf['model'] or body.get('model')
-        content = conf['reply']
+        # Asked in Chinese, it answers in Chinese, as a model does.
+        chinese = any('\u4e00' <= ch <= '\u9fff' for ch in json.dumps(body.get('messages'), ensure_ascii=False))
+        content = '你好！这是实验室的模拟回答。' if chinese else conf['reply']
         if conf['report']:
-            content = json.dumps(dict(entry, authorization=authorization))
+            content = json.dumps(dict(entry, authorization=authorization, reply=content), ensure_ascii=False)
         if body.get('stream'):
             self.stream(model, content)
         else:
