@@ -81,12 +81,13 @@ def count_text_tokens(text: str, approximate: bool = False) -> int:
         return int(len(text.encode()) * 0.38)
     tokens = 0
     for piece in _PIECES.findall(text):
-        if any(ord(ch) > 0x2E7F for ch in piece):
-            tokens += sum(1 if ord(ch) > 0x2E7F else 0 for ch in piece) + (1 if piece.strip().isascii() else 0)
-        elif piece.strip() and not piece.strip()[0].isalnum():
-            tokens += max(1, len(piece.strip()))
-        else:
-            tokens += max(1, math.ceil(len(piece.strip()) / 5))
+        word = piece.strip()
+        if any(ord(ch) > 0x2E7F for ch in word):  # CJK and the like: about one token per character
+            tokens += len(word)
+        elif word and not word[0].isalnum():  # punctuation runs: about one token per character
+            tokens += len(word)
+        else:  # a word (with its leading space) or a whitespace run
+            tokens += max(1, math.ceil(len(word) / 5))
     return tokens
 
 
@@ -121,24 +122,56 @@ def count_input_tokens(value: Any, approximate: bool = False) -> int:
 
 # ---- answers -----------------------------------------------------------------------------------------------------------
 
+def _field(doc: dict, name: str):
+    """encoding/json field matching: the exact key, else a case-insensitive one."""
+    if name in doc:
+        return doc[name]
+    return next((value for key, value in doc.items() if key.lower() == name), None)
+
+
+def _general_error(doc: Any) -> Optional[dict]:
+    """json.Unmarshal into relay/controller GeneralErrorResponse; None when Go would report an error (any type mismatch)."""
+    if doc is None:
+        return {}
+    if not isinstance(doc, dict):
+        return None
+    out: dict = {}
+    for name in ("message", "msg", "err", "error_msg"):
+        value = _field(doc, name)
+        if value is not None and not isinstance(value, str):
+            return None
+        out[name] = value or ""
+    nested = {"error": ("message", "type", "param"), "header": ("message",), "response": ()}
+    for name, strings in nested.items():
+        value = _field(doc, name)
+        if value is None:
+            value = {}
+        if not isinstance(value, dict) or any(_field(value, k) is not None and not isinstance(_field(value, k), str) for k in strings):
+            return None
+        out[name] = value
+    inner = _field(out["response"], "error")
+    if inner is not None and (not isinstance(inner, dict) or not isinstance(_field(inner, "message") or "", str)):
+        return None
+    out["response_message"] = _field(inner or {}, "message") or ""
+    return out
+
+
 def relay_error_from_upstream(status: int, raw: bytes) -> UpstreamError:
-    """relay/controller/error.go RelayErrorHandler."""
+    """relay/controller/error.go RelayErrorHandler: a body Go cannot unmarshal leaves the message empty."""
     error = UpstreamError(status, "", "upstream_error", "bad_response_status_code", str(status))
     try:
-        doc = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        doc = None
-    if isinstance(doc, dict):
-        found = doc.get("error") if isinstance(doc.get("error"), dict) else {}
-        if found.get("message"):
-            error = UpstreamError(status, str(found["message"]), str(found.get("type") or ""), found.get("code"),
-                                  str(found.get("param") or ""))
-        else:
-            for candidate in (doc.get("message"), doc.get("msg"), doc.get("err"), doc.get("error_msg"),
-                              (doc.get("header") or {}).get("message") if isinstance(doc.get("header"), dict) else None):
-                if isinstance(candidate, str) and candidate:
-                    error.message = candidate
-                    break
+        parsed = _general_error(go_decode(raw, "unmarshal"))
+    except BindError:
+        parsed = None
+    if parsed is None:
+        return error
+    found = parsed["error"]
+    if _field(found, "message"):  # OpenAI format: the whole error object replaces the default one
+        error = UpstreamError(status, _field(found, "message"), _field(found, "type") or "", _field(found, "code"),
+                              _field(found, "param") or "")
+    else:
+        error.message = next((parsed[k] for k in ("message", "msg", "err", "error_msg") if parsed[k]), "") or \
+            (_field(parsed["header"], "message") or "") or parsed["response_message"]
     if not error.message:
         error.message = f"bad response status code {status}"
     return error

@@ -6,6 +6,8 @@
 * A body passed as a stream (one-api forwards the client's body unchanged) goes out with
   ``Transfer-Encoding: chunked``; a marshalled body goes out with ``Content-Length``.
 * Proxies come from the environment, except for loopback (``ProxyFromEnvironment``).
+* Redirects are followed like Go's client: 301/302/303 as a GET; 307/308 with the same method and body when the body
+  can be replayed (a re-marshalled one), else the 307/308 is the answer (a forwarded, streamed body).
 * Connection errors read like Go's: ``Post "URL": dial tcp 10.0.0.5:8080: connect: connection refused``.
 """
 
@@ -23,11 +25,17 @@ from typing import Any, Iterable, Optional, Union
 _OPENERS: dict = {}
 
 
-class NoRedirect(urllib.request.HTTPRedirectHandler):
-    """Go follows redirects; one-api's upstreams do not send any. Kept off so a 30x shows as the status it is."""
+class GoRedirects(urllib.request.HTTPRedirectHandler):
+    """net/http's redirect policy: 307/308 repeat the request only when the body can be replayed."""
 
-    def redirect_request(self, req, fp, code, msg, headers, newurl):  # noqa: D102  pylint: disable=too-many-arguments
-        return None
+    def redirect_request(self, req, fp, code, msg, headers, newurl):  # pylint: disable=too-many-arguments
+        if code in (307, 308) and req.get_method() not in ("GET", "HEAD"):
+            if not isinstance(req.data, (bytes, bytearray)):
+                return None  # a streamed body cannot be sent again: the 307/308 is the answer
+            kept = {k: v for k, v in req.header_items() if k.lower() not in ("content-length", "host")}
+            return urllib.request.Request(newurl, data=req.data, headers=kept, method=req.get_method(),
+                                          origin_req_host=req.origin_req_host, unverifiable=True)
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
 
 
 def opener_for(url: str) -> urllib.request.OpenerDirector:
@@ -35,9 +43,7 @@ def opener_for(url: str) -> urllib.request.OpenerDirector:
     host = urllib.parse.urlsplit(url).hostname or ""
     loopback = host == "localhost" or host.startswith("127.") or host == "::1"
     if loopback not in _OPENERS:
-        handlers: list = [NoRedirect()]
-        if loopback:
-            handlers.append(urllib.request.ProxyHandler({}))
+        handlers: list = [GoRedirects()] + ([urllib.request.ProxyHandler({})] if loopback else [])
         _OPENERS[loopback] = urllib.request.build_opener(*handlers)
     return _OPENERS[loopback]
 

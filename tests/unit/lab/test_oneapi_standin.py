@@ -54,15 +54,35 @@ class FakeUpstreamHandler(BaseHTTPRequestHandler):
             parts.append(self.rfile.read(size))
             self.rfile.readline()
 
+    def do_GET(self):  # noqa: N802  pylint: disable=invalid-name
+        self.server.requests.append({"path": self.path, "headers": dict(self.headers), "body": None, "method": "GET"})
+        answer = {"model": "redirected", "choices": [], "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}}
+        self._send(200, "application/json", json.dumps(answer).encode())
+
     def do_POST(self):  # noqa: N802  pylint: disable=invalid-name
         body = self._body()
         self.server.requests.append({"path": self.path, "headers": dict(self.headers), "body": json.loads(body or b"null")})
+        if self.path == "/v1/redirected":
+            self._send(200, "application/json", json.dumps({"model": "redirected-post", "choices": []}).encode())
+            return
         if self.path != "/v1/chat/completions":
             self._send(404, "application/json", json.dumps({"error": {"message": f"no route {self.path}", "type": "not_found"}}).encode())
             return
         request = json.loads(body)
         if self.headers.get("Authorization") == "Bearer bad-key":
             self._send(401, "application/json", b'{"error":{"message":"Incorrect API key","type":"invalid_request_error","code":"invalid_api_key"}}')
+            return
+        if request["model"] == "plain-503":
+            self._send(503, "text/plain", b"no healthy upstream")
+            return
+        if request["model"] == "json-502":
+            self._send(502, "application/json", b'{"detail":"x"}')
+            return
+        if request["model"] in ("redirect-302", "redirect-307"):
+            self.send_response(302 if request["model"] == "redirect-302" else 307)
+            self.send_header("Location", "/v1/redirected")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
             return
         if request["model"] == "fail-500":
             self._send(500, "application/json", b'{"error":{"message":"boom","type":"server_error"}}')
@@ -731,3 +751,29 @@ def test_start_fails_when_sql_dsn_or_redis_cannot_be_reached(tmp_path):
     assert result.returncode == 1 and "Redis ping test failed: dial tcp" in result.stderr
     result = run_standin(tmp_path, args=["--version"])
     assert result.returncode == 0 and result.stdout.strip() == "v0.6.6"
+
+
+def test_upstream_error_bodies_go_cannot_read_leave_the_message_empty(root, upstream):
+    channel = add_channel(root, name="error-bodies", type=8, key="k", base_url=upstream.url, models="plain-503,json-502")
+    token = add_token(root, "error-bodies-tok")
+    status, _headers, body = chat(root, token["key"], "plain-503")
+    error = json.loads(body)["error"]
+    assert status == 503 and error["message"].startswith(" (request id: ") and error["code"] == "bad_response_status_code"
+    status, _headers, body = chat(root, token["key"], "json-502")
+    assert status == 502 and json.loads(body)["error"]["message"].startswith("bad response status code 502 (request id: ")
+    root.json("PUT", "/api/channel/", {"id": channel["id"], "models": "plain-503"})
+    assert root.json("GET", f"/api/channel/test/{channel['id']}")[1]["message"] == "status code 503: "
+    root.json("DELETE", f"/api/channel/{channel['id']}")
+
+
+def test_upstream_redirects_follow_go_rules(root, upstream):
+    channel = add_channel(root, name="redirects", type=8, key="k", base_url=upstream.url, models="redirect-302,redirect-307,mapped-307",
+                          model_mapping=json.dumps({"mapped-307": "redirect-307"}))
+    token = add_token(root, "redirects-tok")
+    status, _headers, body = chat(root, token["key"], "redirect-302")
+    assert status == 200 and json.loads(body)["model"] == "redirected"  # 302 to a POST: followed as a GET
+    status, _headers, body = chat(root, token["key"], "redirect-307")
+    assert status == 307  # a forwarded (streamed) body cannot be replayed: the 307 is the answer
+    status, _headers, body = chat(root, token["key"], "mapped-307")
+    assert status == 200 and json.loads(body)["model"] == "redirected-post"  # a re-marshalled body is sent again
+    root.json("DELETE", f"/api/channel/{channel['id']}")
