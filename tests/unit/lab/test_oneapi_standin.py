@@ -1,15 +1,19 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Behaviour of the one-api v0.6.6 lab stand-in (tests/lab/oneapi_standin.py), as reference/oneapi-api.md describes upstream.
+"""Behaviour of the one-api v0.6.6 lab stand-in (tests/lab/oneapi_standin/), checked against upstream v0.6.6.
 
-The stand-in runs as a subprocess on 127.0.0.1 (free port, temporary data dir); a tiny OpenAI-compatible fake upstream
-runs in a thread and records what one-api forwards to it.
+The stand-in runs as a subprocess (``python3 -m oneapi_standin``) on 127.0.0.1 (free port, temporary data dir); a tiny
+OpenAI-compatible fake upstream runs in a thread and records what one-api forwards to it. Pure helpers (Go-compatible
+JSON errors) are imported from the package directly.
 """
 
 from __future__ import annotations
 
+import gzip
+import hashlib
 import json
 import os
 import re
+import socket
 import subprocess
 import sys
 import threading
@@ -21,8 +25,12 @@ from pathlib import Path
 
 import pytest
 
-STANDIN = Path(__file__).resolve().parents[2] / "lab" / "oneapi_standin.py"
+LAB = Path(__file__).resolve().parents[2] / "lab"
 SERVED = "DeepSeek-R1-Distill-Qwen-1.5B"
+ENCODER_URL = "https://openaipublic.blob.core.windows.net/encodings/cl100k_base.tiktoken"
+
+sys.path.insert(0, str(LAB))
+from oneapi_standin import gojson  # noqa: E402  pylint: disable=wrong-import-position
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -34,13 +42,56 @@ class FakeUpstreamHandler(BaseHTTPRequestHandler):
     def log_message(self, format, *args):  # pylint: disable=redefined-builtin
         pass
 
+    def _body(self):
+        if "chunked" not in self.headers.get("Transfer-Encoding", ""):
+            return self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        parts = []
+        while True:
+            size = int(self.rfile.readline().strip() or b"0", 16)
+            if size == 0:
+                self.rfile.readline()
+                return b"".join(parts)
+            parts.append(self.rfile.read(size))
+            self.rfile.readline()
+
+    def do_GET(self):  # noqa: N802  pylint: disable=invalid-name
+        self.server.requests.append({"path": self.path, "headers": dict(self.headers), "body": None, "method": "GET"})
+        answer = {"model": "redirected", "choices": [], "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}}
+        self._send(200, "application/json", json.dumps(answer).encode())
+
     def do_POST(self):  # noqa: N802  pylint: disable=invalid-name
-        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        body = self._body()
         self.server.requests.append({"path": self.path, "headers": dict(self.headers), "body": json.loads(body or b"null")})
+        if self.path == "/v1/redirected":
+            self._send(200, "application/json", json.dumps({"model": "redirected-post", "choices": []}).encode())
+            return
         if self.path != "/v1/chat/completions":
             self._send(404, "application/json", json.dumps({"error": {"message": f"no route {self.path}", "type": "not_found"}}).encode())
             return
         request = json.loads(body)
+        if self.headers.get("Authorization") == "Bearer bad-key":
+            self._send(401, "application/json", b'{"error":{"message":"Incorrect API key","type":"invalid_request_error","code":"invalid_api_key"}}')
+            return
+        if request["model"] == "plain-503":
+            self._send(503, "text/plain", b"no healthy upstream")
+            return
+        if request["model"] == "json-502":
+            self._send(502, "application/json", b'{"detail":"x"}')
+            return
+        if request["model"] in ("redirect-302", "redirect-307"):
+            self.send_response(302 if request["model"] == "redirect-302" else 307)
+            self.send_header("Location", "/v1/redirected")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        if request["model"] == "fail-500":
+            self._send(500, "application/json", b'{"error":{"message":"boom","type":"server_error"}}')
+            return
+        if request["model"] == "gzipped":
+            usage = {"total_tokens": 2, "prompt_tokens": 1, "completion_tokens": 1}
+            payload = gzip.compress(json.dumps({"model": "gzipped", "choices": [], "usage": usage}).encode())
+            self._send(200, "application/json", payload, [("Content-Encoding", "gzip")])
+            return
         if request.get("stream"):
             self.send_response(200)
             self.send_header("Content-Type", "text/event-stream")
@@ -121,20 +172,42 @@ class Client:
         return self.json("POST", "/api/user/login", {"username": username, "password": password})
 
 
+def encoder_cache(directory):
+    """A tiktoken-go cache holding cl100k_base (a placeholder: the stand-in checks that it is there, not what it says)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / hashlib.sha1(ENCODER_URL.encode()).hexdigest()).write_text("placeholder")
+    return directory
+
+
+def standin_env(data_dir, env=None):
+    full_env = {k: v for k, v in os.environ.items() if k not in ("PORT", "SESSION_SECRET", "SQLITE_PATH", "INITIAL_ROOT_TOKEN",
+                                                                 "SQL_DSN", "REDIS_CONN_STRING", "SYNC_FREQUENCY", "DATA_GYM_CACHE_DIR")}
+    full_env.update({"GLOBAL_API_RATE_LIMIT": "100000", "GLOBAL_WEB_RATE_LIMIT": "100000", "PYTHONPATH": str(LAB),
+                     "TIKTOKEN_CACHE_DIR": str(encoder_cache(Path(data_dir) / "tiktoken"))})
+    full_env.update(env or {})
+    return full_env
+
+
+def run_standin(data_dir, env=None, args=(), timeout=30):
+    """Run the stand-in to its end (a start that fails, --version); returns the CompletedProcess."""
+    return subprocess.run([sys.executable, "-m", "oneapi_standin", "--host", "127.0.0.1", "--port", "0", "--data-dir", str(data_dir),
+                           *args], env=standin_env(data_dir, env), capture_output=True, text=True, timeout=timeout, check=False)
+
+
 class Standin:
     def __init__(self, data_dir, env=None):
-        full_env = {k: v for k, v in os.environ.items() if k not in ("PORT", "SESSION_SECRET", "SQLITE_PATH", "INITIAL_ROOT_TOKEN")}
-        full_env.update({"GLOBAL_API_RATE_LIMIT": "100000", "GLOBAL_WEB_RATE_LIMIT": "100000"})
-        full_env.update(env or {})
-        self.proc = subprocess.Popen([sys.executable, str(STANDIN), "--host", "127.0.0.1", "--port", "0", "--data-dir", str(data_dir)],
-                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=full_env, text=True)
+        self.proc = subprocess.Popen([sys.executable, "-m", "oneapi_standin", "--host", "127.0.0.1", "--port", "0", "--data-dir",
+                                      str(data_dir)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=standin_env(data_dir, env),
+                                     text=True)
+        self.log = []
         for line in self.proc.stdout:
+            self.log.append(line)
             match = re.search(r"listening on 127\.0\.0\.1:(\d+)", line)
             if match:
                 self.url = f"http://127.0.0.1:{match.group(1)}"
                 break
         else:
-            raise RuntimeError("stand-in did not start")
+            raise RuntimeError("stand-in did not start: " + "".join(self.log))
         threading.Thread(target=self.proc.stdout.read, daemon=True).start()
 
     def client(self):
@@ -462,3 +535,245 @@ def test_memory_cache_delays_new_channels_and_initial_root_token(start, tmp_path
         time.sleep(0.2)
         status, _headers, _body = chat(client, "sk-labRootToken0123", "cached-model")
     assert status == 200
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# differences found against the upstream v0.6.6 binary, now reproduced
+
+@pytest.mark.parametrize("raw, mode, message", [
+    (b'{"name": x}', "decoder", "invalid character 'x' looking for beginning of value"),
+    (b'{bad', "unmarshal", "invalid character 'b' looking for beginning of object key string"),
+    (b'{"name":"a",}', "decoder", "invalid character '}' looking for beginning of object key string"),
+    (b'{"name" "a"}', "decoder", "invalid character '\"' after object key"),
+    (b'{"a":1 "b":2}', "decoder", "invalid character '\"' after object key:value pair"),
+    (b'[1 2]', "decoder", "invalid character '2' after array element"),
+    (b'{"name":tru}', "decoder", "invalid character '}' in literal true (expecting 'e')"),
+    (b'{"type":-}', "decoder", "invalid character '}' in numeric literal"),
+    (b'{"type":1e}', "decoder", "invalid character '}' in exponent of numeric literal"),
+    (b'{"a":"\\q"}', "decoder", "invalid character 'q' in string escape code"),
+    (b'{"a":"x\ny"}', "decoder", "invalid character '\\n' in string literal"),
+    (b'{"name":"a"', "decoder", "unexpected EOF"),
+    (b'{"name":"a"', "unmarshal", "unexpected end of JSON input"),
+    (b'  ', "decoder", "EOF"),
+    (b'{"a":1} zz', "unmarshal", "invalid character 'z' after top-level value"),
+])
+def test_go_json_syntax_errors(raw, mode, message):
+    with pytest.raises(gojson.BindError) as caught:
+        gojson.go_decode(raw, mode)
+    assert str(caught.value) == message
+
+
+def test_go_json_decoder_ignores_trailing_data_and_reports_type_errors():
+    assert gojson.go_decode(b'{"a":1} zz', "decoder") == {"a": 1}
+    with pytest.raises(gojson.BindError) as caught:
+        gojson.go_bind(b'{"type":1.5}', {"type": "int"}, "model.Channel")
+    assert str(caught.value) == "json: cannot unmarshal number 1.5 into Go struct field Channel.type of type int"
+    with pytest.raises(gojson.BindError) as caught:
+        gojson.go_bind(b'[1]', {"type": "int"}, "model.Channel")
+    assert str(caught.value) == "json: cannot unmarshal array into Go value of type model.Channel"
+
+
+def test_channel_json_errors_and_trailing_garbage_like_gin(root):
+    status, answer = root.json("POST", "/api/channel/", raw=b'{"name":"a",}', headers={"Content-Type": "application/json"})
+    assert status == 200 and answer == {"message": "invalid character '}' looking for beginning of object key string", "success": False}
+    raw = b'{"name":"trailing-ok","type":8,"key":"k","models":"trailing-m"} garbage'
+    assert root.json("POST", "/api/channel/", raw=raw, headers={"Content-Type": "application/json"})[1]["success"] is True
+    channel = find_channel(root, "trailing-ok")[0]
+    assert root.json("DELETE", "/api/channel/abc")[1] == {"message": "WHERE conditions required", "success": False}
+    assert root.json("DELETE", "/api/channel/0")[1] == {"message": "WHERE conditions required", "success": False}
+    root.json("DELETE", f"/api/channel/{channel['id']}")
+
+
+def test_options_in_map_order_with_upstream_ratios_and_bad_ratio_kept(start, tmp_path):
+    client = start(tmp_path).client()
+    client.login()
+    firsts = {client.json("GET", "/api/option/")[1]["data"][0]["key"] for _attempt in range(8)}
+    assert len(firsts) > 1  # Go map iteration order
+    options = {o["key"]: o["value"] for o in client.json("GET", "/api/option/")[1]["data"]}
+    assert options["GroupRatio"] == '{"default":1,"svip":1,"vip":1}' and len(json.loads(options["ModelRatio"])) == 143
+    assert "TurnstileSecretKey" in options and "SMTPToken" not in options
+    _status, answer = client.json("PUT", "/api/option/", {"key": "ModelRatio", "value": "{bad"})
+    assert answer == {"message": "invalid character 'b' looking for beginning of object key string", "success": False}
+    options = {o["key"]: o["value"] for o in client.json("GET", "/api/option/")[1]["data"]}
+    assert options["ModelRatio"] == "{bad"  # saved and shown although refused
+    assert client.json("GET", "/api/status")[1]["data"]["server_address"] == "http://localhost:3000"
+    assert client.json("PUT", "/api/option/", {"key": "ServerAddress", "value": ""})[1]["success"] is True
+    assert client.json("GET", "/api/status")[1]["data"]["server_address"] == ""
+    assert client.json("PUT", "/api/option/", {"key": "EmailDomainWhitelist", "value": ""})[1]["success"] is True
+    assert client.json("PUT", "/api/option/", {"key": "EmailDomainRestrictionEnabled", "value": "true"})[1]["success"] is True
+
+
+def test_cors_on_relay_routes_and_no_route(root):
+    origin = {"Origin": "http://elsewhere.example", "Access-Control-Request-Method": "POST"}
+    status, headers, body = root.call("OPTIONS", "/v1/chat/completions", headers=origin)
+    assert status == 204 and body == b"" and headers["Access-Control-Allow-Origin"] == "*"
+    assert headers["Access-Control-Max-Age"] == "43200" and headers["Access-Control-Allow-Methods"] == "GET,POST,PUT,DELETE,OPTIONS"
+    assert root.call("OPTIONS", "/api/status", headers=origin)[0] == 204  # no OPTIONS route: NoRoute runs CORS first
+    status, headers, _body = root.call("GET", "/v1/models", headers={"Origin": "http://elsewhere.example"})
+    assert status == 401 and headers["Access-Control-Allow-Credentials"] == "true" and headers["Access-Control-Allow-Origin"] == "*"
+    status, headers, _body = root.call("GET", "/api/status", headers={"Origin": "http://elsewhere.example"})
+    assert status == 200 and "Access-Control-Allow-Origin" not in headers  # /api routes are registered before CORS
+    assert root.call("OPTIONS", "/api/status")[0] == 404
+
+
+def test_no_route_cache_header_gzip_and_connection_close(root):
+    status, headers, body = root.call("GET", "/api/nope", headers={"Accept-Encoding": "gzip"})
+    assert status == 404 and headers["Cache-Control"] == "max-age=604800" and headers["Content-Encoding"] == "gzip"
+    assert json.loads(gzip.decompress(body))["error"]["message"] == "Invalid URL (GET /api/nope)"
+    assert root.call("GET", "/")[1]["Cache-Control"] == "no-cache"
+    status, headers, body = root.call("GET", "/api/user/self", headers={"Accept-Encoding": "gzip", "Cookie": ""})
+    assert status == 401 and headers["Content-Encoding"] == "gzip" and json.loads(gzip.decompress(body))["success"] is False
+    headers = root.call("GET", "/api/status", headers={"Accept-Encoding": "gzip", "Accept": "text/event-stream"})[1]
+    assert "Content-Encoding" not in headers
+    assert root.call("GET", "/api/status", headers={"Connection": "close"})[1]["Connection"] == "close"
+
+
+def test_every_upstream_relay_route_exists(root, routed):
+    _channel, token = routed
+    assert root.call("POST", "/v1/images/generations", {})[0] == 401  # TokenAuth first, like every /v1 route
+    status, _headers, body = root.call("GET", "/v1/files", headers={"Authorization": "sk-" + token["key"]})
+    assert status == 503  # Distribute runs before RelayNotImplemented: no channel serves model ""
+    status, answer = root.json("GET", "/v1/dashboard/billing/subscription", headers={"Authorization": "sk-" + token["key"]})
+    assert status == 200 and answer["object"] == "billing_subscription" and answer["hard_limit_usd"] == 100000000
+    status, answer = root.json("GET", "/dashboard/billing/usage", headers={"Authorization": "sk-" + token["key"]})
+    assert status == 200 and answer == {"object": "list", "total_usage": 0}
+    assert json.loads(body)["error"]["type"] == "one_api_error"
+
+
+def test_models_list_uses_the_whole_catalogue_and_map_order(root, routed, upstream):
+    _channel, token = routed
+    extra = add_channel(root, name="many-models", type=8, key="k", base_url=upstream.url,
+                        models="qwen-turbo,deepseek-chat," + ",".join(f"custom-{i}" for i in range(12)))
+    orders = set()
+    for _attempt in range(6):
+        data = root.json("GET", "/v1/models", headers={"Authorization": "sk-" + token["key"]})[1]["data"]
+        owners = [m["owned_by"] for m in data]
+        known = owners.index("custom")
+        assert "custom" not in owners[:known] and set(owners[known:]) == {"custom"}  # catalogue entries first, in catalogue order
+        assert [(m["id"], m["owned_by"]) for m in data[:known] if m["id"] in ("qwen-turbo", "deepseek-chat")] == [
+            ("qwen-turbo", "ali"), ("deepseek-chat", "deepseek")]
+        orders.add(tuple(m["id"] for m in data[known:]))
+    assert len(orders) > 1  # custom names come out of a Go map
+    assert len(root.json("GET", "/api/channel/models")[1]["data"]) == 192
+    root.json("DELETE", f"/api/channel/{extra['id']}")
+
+
+def test_upstream_request_is_sent_like_go_and_gzip_answers_are_decoded(root, upstream):
+    channel = add_channel(root, name="go-client", type=8, key="k", base_url=upstream.url, models="plain,gzipped")
+    token = add_token(root, "go-client-tok")
+    upstream.requests.clear()
+    status, _headers, _body = chat(root, token["key"], "plain")
+    seen = upstream.requests[-1]["headers"]
+    assert status == 200 and seen["Transfer-Encoding"] == "chunked" and "Content-Length" not in seen  # passthrough body
+    assert seen["Accept-Encoding"] == "gzip" and seen["User-Agent"] == "Go-http-client/1.1"
+    status, headers, body = chat(root, token["key"], "gzipped")
+    assert status == 200 and "Content-Encoding" not in headers and json.loads(body)["model"] == "gzipped"
+    root.json("DELETE", f"/api/channel/{channel['id']}")
+
+
+def test_connection_errors_read_like_go(root):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    channel = add_channel(root, name="refused", type=8, key="k", base_url=f"http://127.0.0.1:{port}", models="refused-m")
+    _status, answer = root.json("GET", f"/api/channel/test/{channel['id']}")
+    assert answer["message"] == (f'do request failed: Post "http://127.0.0.1:{port}/v1/chat/completions": '
+                                 f"dial tcp 127.0.0.1:{port}: connect: connection refused")
+    root.json("DELETE", f"/api/channel/{channel['id']}")
+
+
+def test_text_validation_like_v066(root, routed, upstream):
+    _channel, token = routed
+    add_channel(root, name="completions", type=8, key="k", base_url=upstream.url, models="comp-m")
+    headers = {"Authorization": "sk-" + token["key"], "Content-Type": "application/json"}
+    upstream.requests.clear()
+    status, _headers, _body = root.call("POST", "/v1/completions", raw=b'{"model":"comp-m"}', headers=headers)
+    assert upstream.requests and upstream.requests[-1]["path"] == "/v1/completions"  # a missing prompt is not "" in Go
+    status, answer = root.json("POST", "/v1/completions", raw=b'{"model":"comp-m","prompt":""}', headers=headers)
+    assert status == 400 and answer["error"]["message"].startswith("field prompt is required")
+    status, answer = root.json("POST", "/v1/chat/completions", raw=b'{"model":"gpt-4","messages":[]} x', headers=headers)
+    assert status == 400 and "invalid character 'x' after top-level value" in answer["error"]["message"]
+    for channel in find_channel(root, "completions"):
+        root.json("DELETE", f"/api/channel/{channel['id']}")
+
+
+def test_retry_and_automatic_channel_disable(start, tmp_path, upstream):
+    client = start(tmp_path).client()
+    client.login()
+    bad = add_channel(client, name="bad-key", type=8, key="bad-key", base_url=upstream.url, models="shared-m", priority=5)
+    add_channel(client, name="good-key", type=8, key="k", base_url=upstream.url, models="shared-m")
+    token = add_token(client, "retry-tok")
+    status, _headers, _body = chat(client, token["key"], "shared-m")
+    assert status == 401  # RetryTimes is 0 by default
+    client.json("PUT", "/api/option/", {"key": "RetryTimes", "value": "1"})
+    assert chat(client, token["key"], "shared-m")[0] == 401  # the first retry stays at the first priority: same channel, skipped
+    client.json("PUT", "/api/option/", {"key": "RetryTimes", "value": "30"})
+    assert chat(client, token["key"], "shared-m")[0] == 200  # later retries pick among all priorities
+    client.json("PUT", "/api/option/", {"key": "AutomaticDisableChannelEnabled", "value": "true"})
+    client.json("PUT", "/api/option/", {"key": "RetryTimes", "value": "0"})
+    assert chat(client, token["key"], "shared-m")[0] == 401
+    assert client.json("GET", f"/api/channel/{bad['id']}")[1]["data"]["status"] == 3
+    assert chat(client, token["key"], "shared-m")[0] == 200
+
+
+def test_admin_user_reads(root):
+    _status, answer = root.json("GET", "/api/user/?p=0")
+    assert answer["success"] and answer["data"][0]["username"] == "root" and answer["data"][0]["password"] == ""
+    assert root.json("GET", "/api/user/search?keyword=ro")[1]["data"][0]["id"] == 1
+    assert root.json("GET", "/api/user/1")[1]["data"]["role"] == 100
+    assert root.json("GET", "/api/user/abc")[1] == {"message": 'strconv.Atoi: parsing "abc": invalid syntax', "success": False}
+    assert root.json("DELETE", "/api/user/self")[1] == {"message": "不能删除超级管理员账户", "success": False}
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# start-up
+
+def test_start_needs_the_token_encoder_like_upstream(tmp_path):
+    empty = tmp_path / "empty-cache"
+    empty.mkdir()
+    result = run_standin(tmp_path / "data", {"TIKTOKEN_CACHE_DIR": str(empty), "HTTPS_PROXY": "http://127.0.0.1:9",
+                                             "https_proxy": "http://127.0.0.1:9"})
+    assert result.returncode == 1
+    assert re.search(r"\[FATAL\] .* \| \[failed to get gpt-3\.5-turbo token encoder: Get \"" + re.escape(ENCODER_URL), result.stderr)
+    assert (tmp_path / "data" / "one-api.db").exists()  # the database and root user come first
+
+
+def test_start_fails_when_sql_dsn_or_redis_cannot_be_reached(tmp_path):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    result = run_standin(tmp_path, {"SQL_DSN": f"oneapi:pw@tcp(127.0.0.1:{port})/oneapi"})
+    assert result.returncode == 1 and f"| [dial tcp 127.0.0.1:{port}: connect: connection refused] " in result.stderr
+    result = run_standin(tmp_path, {"SQL_DSN": f"postgres://u:p@127.0.0.1:{port}/db"})
+    assert result.returncode == 1 and (f"[failed to initialize database: failed to connect to `host=127.0.0.1 user=u database=db`: "
+                                       f"dial error (dial tcp 127.0.0.1:{port}: connect: connection refused)] ") in result.stderr
+    result = run_standin(tmp_path, {"REDIS_CONN_STRING": f"redis://127.0.0.1:{port}", "SYNC_FREQUENCY": "60"})
+    assert result.returncode == 1 and "Redis ping test failed: dial tcp" in result.stderr
+    result = run_standin(tmp_path, args=["--version"])
+    assert result.returncode == 0 and result.stdout.strip() == "v0.6.6"
+
+
+def test_upstream_error_bodies_go_cannot_read_leave_the_message_empty(root, upstream):
+    channel = add_channel(root, name="error-bodies", type=8, key="k", base_url=upstream.url, models="plain-503,json-502")
+    token = add_token(root, "error-bodies-tok")
+    status, _headers, body = chat(root, token["key"], "plain-503")
+    error = json.loads(body)["error"]
+    assert status == 503 and error["message"].startswith(" (request id: ") and error["code"] == "bad_response_status_code"
+    status, _headers, body = chat(root, token["key"], "json-502")
+    assert status == 502 and json.loads(body)["error"]["message"].startswith("bad response status code 502 (request id: ")
+    root.json("PUT", "/api/channel/", {"id": channel["id"], "models": "plain-503"})
+    assert root.json("GET", f"/api/channel/test/{channel['id']}")[1]["message"] == "status code 503: "
+    root.json("DELETE", f"/api/channel/{channel['id']}")
+
+
+def test_upstream_redirects_follow_go_rules(root, upstream):
+    channel = add_channel(root, name="redirects", type=8, key="k", base_url=upstream.url, models="redirect-302,redirect-307,mapped-307",
+                          model_mapping=json.dumps({"mapped-307": "redirect-307"}))
+    token = add_token(root, "redirects-tok")
+    status, _headers, body = chat(root, token["key"], "redirect-302")
+    assert status == 200 and json.loads(body)["model"] == "redirected"  # 302 to a POST: followed as a GET
+    status, _headers, body = chat(root, token["key"], "redirect-307")
+    assert status == 307  # a forwarded (streamed) body cannot be replayed: the 307 is the answer
+    status, _headers, body = chat(root, token["key"], "mapped-307")
+    assert status == 200 and json.loads(body)["model"] == "redirected-post"  # a re-marshalled body is sent again
+    root.json("DELETE", f"/api/channel/{channel['id']}")
