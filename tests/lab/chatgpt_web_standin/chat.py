@@ -60,7 +60,9 @@ class ChatClient:
         # the library's default system message is built once, when the client is created at start-up
         self.default_system_message = (
             "You are ChatGPT, a large language model trained by OpenAI. Answer as concisely as possible.\n"
-            "Knowledge cutoff: 2021-09-01\nCurrent date: %s" % datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d"))
+            "Knowledge cutoff: 2021-09-01\nCurrent date: %s"
+            % datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d")
+        )
 
     # -- chatReplyProcess -------------------------------------------------------------------------
     def reply(self, body, on_progress):
@@ -88,12 +90,22 @@ class ChatClient:
         self.store.put(user_message)
         try:
             messages, max_tokens, num_tokens = history.build_messages(
-                settings, self.store, self.tokenizer, text if js_truthy(text) else "",
-                system_message, parent_message_id if js_truthy(parent_message_id) else None)
+                settings,
+                self.store,
+                self.tokenizer,
+                text if js_truthy(text) else "",
+                system_message,
+                parent_message_id if js_truthy(parent_message_id) else None,
+            )
         except tokens.SpecialTokenError as exc:
             raise ChatError(str(exc)) from None
-        request_body = {"max_tokens": max_tokens, "model": settings.model, "temperature": 0.8, "top_p": 1,
-                        "presence_penalty": 1}
+        request_body = {
+            "max_tokens": max_tokens,
+            "model": settings.model,
+            "temperature": 0.8,
+            "top_p": 1,
+            "presence_penalty": 1,
+        }
         # completionParams {model, temperature, top_p} from the request override the defaults; an omitted
         # value is undefined and JSON.stringify leaves it out, an explicit null is sent as null.
         for key in ("temperature", "top_p"):
@@ -109,7 +121,9 @@ class ChatClient:
         if plan == "limit" and value <= 0.001:
             # a 1 ms timer (TIMEOUT_MS 1, or past setTimeout's limit) fires before the connection is even up
             raise ChatError(TIMEOUT_MESSAGE, name="TimeoutError")
-        self._stream(request_body, result, num_tokens, on_progress, None if plan == "none" else time.monotonic() + value)
+        self._stream(
+            request_body, result, num_tokens, on_progress, None if plan == "none" else time.monotonic() + value
+        )
         result["text"] = result["text"].strip()
         self.store.put({key: val for key, val in result.items() if val is not UNDEFINED})
 
@@ -136,16 +150,20 @@ class ChatClient:
         headers = {"Authorization": "Bearer %s" % settings.api_key, "Content-Type": "application/json"}
         try:
             try:
-                response = upstream.fetch(settings.api_base_url + "/chat/completions", "POST", headers, payload,
-                                          settings.proxy, connection)
+                response = upstream.fetch(
+                    settings.api_base_url + "/chat/completions", "POST", headers, payload, settings.proxy, connection
+                )
             except upstream.FetchFailed as exc:
                 raise ChatError(str(exc), name="FetchError") from None
             except upstream.Hang:
                 self._wait_for(deadline, connection)
             if not response.ok:
                 reason = response.text()
-                raise ChatError("ChatGPT error %d: %s" % (response.status, response.reason if reason is None else reason),
-                                status_code=response.status, name="ChatGPTError")
+                raise ChatError(
+                    "ChatGPT error %d: %s" % (response.status, response.reason if reason is None else reason),
+                    status_code=response.status,
+                    name="ChatGPTError",
+                )
             state = {"done": False, "errors": []}
             parser = upstream.SSEParser(lambda data: self._on_message(data, result, on_progress, state, connection))
             for piece in response.iter_text():
@@ -193,7 +211,9 @@ class ChatClient:
                 return
             delta = choices[0].get("delta", UNDEFINED) if isinstance(choices[0], dict) else UNDEFINED
             if delta is None or delta is UNDEFINED:
-                raise ValueError("Cannot read properties of %s (reading 'content')" % ("null" if delta is None else "undefined"))
+                raise ValueError(
+                    "Cannot read properties of %s (reading 'content')" % ("null" if delta is None else "undefined")
+                )
             content = delta.get("content", UNDEFINED) if isinstance(delta, dict) else UNDEFINED
             result["delta"] = content
             if js_truthy(content):
@@ -217,7 +237,13 @@ class ChatClient:
         today = datetime.date.today()
         last_day = calendar.monthrange(today.year, today.month)[1]
         url = "%s/v1/dashboard/billing/usage?start_date=%d-%02d-01&end_date=%d-%02d-%02d" % (
-            base, today.year, today.month, today.year, today.month, last_day)
+            base,
+            today.year,
+            today.month,
+            today.year,
+            today.month,
+            last_day,
+        )
         headers = {"Authorization": "Bearer %s" % settings.api_key, "Content-Type": "application/json"}
         connection = upstream.Connection()
         try:

@@ -24,10 +24,14 @@ ROUTES = ("/session", "/verify", "/config", "/chat-process")
 # The image serves the built web UI from /app/public; the stand-in has a page with the same title.
 INDEX_HTML = (
     "<!DOCTYPE html><html lang=\"zh-cmn-Hans\"><head><meta charset=\"UTF-8\"><title>ChatGPT Web</title></head>"
-    "<body><div id=\"app\">chatgpt-web lab stand-in</div></body></html>").encode("utf-8")
+    "<body><div id=\"app\">chatgpt-web lab stand-in</div></body></html>"
+).encode("utf-8")
 INDEX_MTIME = time.time()
-CORS = (("Access-Control-Allow-Origin", "*"), ("Access-Control-Allow-Headers", "authorization, Content-Type"),
-        ("Access-Control-Allow-Methods", "*"))
+CORS = (
+    ("Access-Control-Allow-Origin", "*"),
+    ("Access-Control-Allow-Headers", "authorization, Content-Type"),
+    ("Access-Control-Allow-Methods", "*"),
+)
 
 
 class RateLimiter:
@@ -51,10 +55,12 @@ class RateLimiter:
             total = self._hits.get(key, 0) + 1
             self._hits[key] = total
             reset_at = self._reset_at
-        headers = [("X-RateLimit-Limit", str(self.max_hits)),
-                   ("X-RateLimit-Remaining", str(max(self.max_hits - total, 0))),
-                   ("Date", email.utils.formatdate(usegmt=True)),
-                   ("X-RateLimit-Reset", str(int(math.ceil(reset_at))))]
+        headers = [
+            ("X-RateLimit-Limit", str(self.max_hits)),
+            ("X-RateLimit-Remaining", str(max(self.max_hits - total, 0))),
+            ("Date", email.utils.formatdate(usegmt=True)),
+            ("X-RateLimit-Reset", str(int(math.ceil(reset_at)))),
+        ]
         allowed = not (self.max_hits and total > self.max_hits)
         if not allowed:
             headers.append(("Retry-After", str(self.window)))
@@ -94,20 +100,36 @@ class ChatGPTWebHandler(BaseHTTPRequestHandler):
     def _send_json(self, payload, before=()):
         """``res.send(object)``: JSON, charset, length, weak ETag."""
         body = js_stringify(payload).encode("utf-8", "backslashreplace")
-        headers = list(CORS) + list(before) + [("Content-Type", "application/json; charset=utf-8"),
-                                               ("Content-Length", str(len(body))), ("ETag", etag(body))]
+        headers = (
+            list(CORS)
+            + list(before)
+            + [
+                ("Content-Type", "application/json; charset=utf-8"),
+                ("Content-Length", str(len(body))),
+                ("ETag", etag(body)),
+            ]
+        )
         self._send(200, body, headers)
 
     def _send_html_error(self, status, text, cors=True):
         """finalhandler's error page."""
-        escaped = (text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-                   .replace("\n", "<br>").replace("  ", " &nbsp;"))
-        body = ("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>Error</title>\n</head>\n"
-                "<body>\n<pre>%s</pre>\n</body>\n</html>\n" % escaped).encode("utf-8")
-        headers = (list(CORS) if cors else []) + [("Content-Security-Policy", "default-src 'none'"),
-                                                  ("X-Content-Type-Options", "nosniff"),
-                                                  ("Content-Type", "text/html; charset=utf-8"),
-                                                  ("Content-Length", str(len(body)))]
+        escaped = (
+            text.replace("&", "&amp;")
+            .replace("<", "&lt;")
+            .replace(">", "&gt;")
+            .replace("\n", "<br>")
+            .replace("  ", " &nbsp;")
+        )
+        body = (
+            "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>Error</title>\n</head>\n"
+            "<body>\n<pre>%s</pre>\n</body>\n</html>\n" % escaped
+        ).encode("utf-8")
+        headers = (list(CORS) if cors else []) + [
+            ("Content-Security-Policy", "default-src 'none'"),
+            ("X-Content-Type-Options", "nosniff"),
+            ("Content-Type", "text/html; charset=utf-8"),
+            ("Content-Length", str(len(body))),
+        ]
         self._send(status, body, headers)
 
     def _read_raw_body(self):
@@ -129,7 +151,10 @@ class ChatGPTWebHandler(BaseHTTPRequestHandler):
         first = text.lstrip(" \t\n\r")[:1]
         try:
             if first not in ("{", "["):  # body-parser's strict mode
-                raise ValueError("Unexpected token %s in JSON at position %d" % (first or " ", len(text) - len(text.lstrip(" \t\n\r"))))
+                raise ValueError(
+                    "Unexpected token %s in JSON at position %d"
+                    % (first or " ", len(text) - len(text.lstrip(" \t\n\r")))
+                )
             return True, json_parse(text)
         except ValueError as exc:
             self._send_html_error(400, "SyntaxError: %s\n    at JSON.parse (<anonymous>)" % exc, cors=False)
@@ -138,33 +163,53 @@ class ChatGPTWebHandler(BaseHTTPRequestHandler):
     def _route(self):
         path = urllib.parse.urlsplit(self.path).path
         if path.startswith("/api/"):
-            path = path[len("/api"):]
+            path = path[len("/api") :]
         return path
 
     # -- HTTP verbs -------------------------------------------------------------------------------
     def do_OPTIONS(self):  # noqa: N802 (http.server naming)
         self._read_raw_body()
         if self._route() in ROUTES:
-            self._send(200, b"POST", list(CORS) + [("Allow", "POST"), ("Content-Type", "text/html; charset=utf-8"),
-                                                   ("Content-Length", "4"), ("ETag", etag(b"POST"))])
+            self._send(
+                200,
+                b"POST",
+                list(CORS)
+                + [
+                    ("Allow", "POST"),
+                    ("Content-Type", "text/html; charset=utf-8"),
+                    ("Content-Length", "4"),
+                    ("ETag", etag(b"POST")),
+                ],
+            )
         else:
             self._send_html_error(404, "Cannot OPTIONS %s" % urllib.parse.urlsplit(self.path).path)
 
     def do_GET(self):  # noqa: N802
         path = urllib.parse.urlsplit(self.path).path
         if path in ("/", "/index.html"):
-            self._send(200, INDEX_HTML, [("Accept-Ranges", "bytes"), ("Cache-Control", "public, max-age=0"),
-                                         ("Last-Modified", email.utils.formatdate(INDEX_MTIME, usegmt=True)),
-                                         ("ETag", 'W/"%x-%x"' % (len(INDEX_HTML), int(INDEX_MTIME * 1000))),
-                                         ("Content-Type", "text/html; charset=UTF-8")])
+            self._send(
+                200,
+                INDEX_HTML,
+                [
+                    ("Accept-Ranges", "bytes"),
+                    ("Cache-Control", "public, max-age=0"),
+                    ("Last-Modified", email.utils.formatdate(INDEX_MTIME, usegmt=True)),
+                    ("ETag", 'W/"%x-%x"' % (len(INDEX_HTML), int(INDEX_MTIME * 1000))),
+                    ("Content-Type", "text/html; charset=UTF-8"),
+                ],
+            )
         else:
             self._send_html_error(404, "Cannot GET %s" % path)
 
     do_HEAD = do_GET
 
     def do_POST(self):  # noqa: N802
-        handler = {"/session": self._session, "/verify": self._verify, "/config": self._config,
-                   "/chat-process": self._chat_process}.get(self._route())
+        handler = {
+            "/session": self._session,
+            "/verify": self._verify,
+            "/config": self._config,
+            "/chat-process": self._chat_process,
+        }.get(self._route())
         ok, body = self._json_body()
         if not ok:
             return
@@ -190,8 +235,13 @@ class ChatGPTWebHandler(BaseHTTPRequestHandler):
     # -- routes -----------------------------------------------------------------------------------
     def _session(self, _body):
         settings = self.server.settings
-        self._send_json({"status": "Success", "message": "",
-                         "data": {"auth": not_empty(settings.auth_secret_key()), "model": settings.api_mode}})
+        self._send_json(
+            {
+                "status": "Success",
+                "message": "",
+                "data": {"auth": not_empty(settings.auth_secret_key()), "model": settings.api_mode},
+            }
+        )
 
     def _verify(self, body):
         if not isinstance(body, dict):
@@ -255,8 +305,13 @@ class ChatGPTWebHandler(BaseHTTPRequestHandler):
                 try:
                     self.server.chat.reply(body, on_progress)
                 except ChatError as exc:
-                    write(json.dumps({"message": exc.client_message(), "data": None, "status": "Fail"},
-                                     ensure_ascii=False, separators=(",", ":")))
+                    write(
+                        json.dumps(
+                            {"message": exc.client_message(), "data": None, "status": "Fail"},
+                            ensure_ascii=False,
+                            separators=(",", ":"),
+                        )
+                    )
             self.wfile.write(b"0\r\n\r\n")
             self.wfile.flush()
         except (BrokenPipeError, ConnectionResetError):

@@ -70,7 +70,9 @@ def v8_json_error(text, position, python_message):
     if python_message.startswith("Unterminated string") or python_message.startswith("Invalid \\escape"):
         return "Unexpected end of JSON input"
     char = text[position]
-    if python_message.startswith(("Expecting ',' delimiter", "Expecting ':' delimiter", "Extra data", "Expecting property name")):
+    if python_message.startswith(
+        ("Expecting ',' delimiter", "Expecting ':' delimiter", "Extra data", "Expecting property name")
+    ):
         if char.isdigit() or char == "-":
             return "Unexpected number in JSON at position %d" % position
         if char == '"':
@@ -219,6 +221,7 @@ def js_number_text(value):
 
 def js_stringify(value):
     """``JSON.stringify``: compact, non-ASCII kept, undefined properties dropped."""
+
     def strip(item):
         if isinstance(item, float) and item.is_integer() and abs(item) < 1e21:
             return int(item)
@@ -227,4 +230,5 @@ def js_stringify(value):
         if isinstance(item, list):
             return [None if val is UNDEFINED else strip(val) for val in item]
         return item
+
     return json.dumps(strip(value), ensure_ascii=False, separators=(",", ":"))

@@ -29,8 +29,16 @@ class ProxyReplay(Exception):
         self.data = data
 
 
-SOCKS5_REPLIES = {1: "Failure", 2: "NotAllowed", 3: "NetworkUnreachable", 4: "HostUnreachable",
-                  5: "ConnectionRefused", 6: "TTLExpired", 7: "CommandNotSupported", 8: "AddressNotSupported"}
+SOCKS5_REPLIES = {
+    1: "Failure",
+    2: "NotAllowed",
+    3: "NetworkUnreachable",
+    4: "HostUnreachable",
+    5: "ConnectionRefused",
+    6: "TTLExpired",
+    7: "CommandNotSupported",
+    8: "AddressNotSupported",
+}
 
 
 def _errno_name(exc):
@@ -132,7 +140,9 @@ def _socks5_connect(proxy, host, port, register):
             raise ConnectFailed("Socks5 proxy rejected connection - Failure")
         if method == 2:
             user_bytes, password_bytes = (user or "").encode("utf-8"), (password or "").encode("utf-8")
-            sock.sendall(b"\x01" + bytes([len(user_bytes)]) + user_bytes + bytes([len(password_bytes)]) + password_bytes)
+            sock.sendall(
+                b"\x01" + bytes([len(user_bytes)]) + user_bytes + bytes([len(password_bytes)]) + password_bytes
+            )
             if _recv_exact(sock, 2)[1] != 0:
                 raise ConnectFailed("Socks5 Authentication failed")
         try:

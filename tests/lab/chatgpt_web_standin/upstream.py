@@ -137,7 +137,7 @@ class BodyReader:
                 self._state = "data" if self._chunk_left else "trailer"
             elif self._state == "data":
                 take = min(self._chunk_left, len(buf) - pos)
-                out.append(buf[pos:pos + take])
+                out.append(buf[pos : pos + take])
                 pos += take
                 self._chunk_left -= take
                 if self._chunk_left == 0:
@@ -164,7 +164,7 @@ class BodyReader:
                 if self.chunked:
                     body = self._dechunk(data)
                 elif self.remaining is not None:
-                    body = data[:self.remaining]
+                    body = data[: self.remaining]
                     self.remaining -= len(body)
                 else:
                     body = data
@@ -195,7 +195,7 @@ def _read_head(sock, data):
     while True:
         end = data.find(b"\r\n\r\n")
         if end >= 0:
-            head, leftover = data[:end].decode("latin-1"), data[end + 4:]
+            head, leftover = data[:end].decode("latin-1"), data[end + 4 :]
             lines = head.split("\r\n")
             parts = lines[0].split(" ", 2)
             status = int(parts[1])
@@ -349,13 +349,13 @@ class SSEParser:
                 self.on_event(data)
             return
         no_value = field_length < 0
-        field = buf[index:index + (line_length if no_value else field_length)]
+        field = buf[index : index + (line_length if no_value else field_length)]
         if no_value:
             step = line_length
         elif index + field_length + 1 < len(buf) and buf[index + field_length + 1] == " ":
             step = field_length + 2
         else:
             step = field_length + 1
-        value = buf[index + step:index + line_length]
+        value = buf[index + step : index + line_length]
         if field == "data":
             self.data += value + "\n"

@@ -14,9 +14,12 @@ LOCK = threading.Lock()
 
 
 def settings():
-    return dict(key=os.environ.get('FAKE_OPENAI_KEY', ''), model=os.environ.get('FAKE_OPENAI_MODEL', ''),
-                reply=os.environ.get('FAKE_OPENAI_REPLY', 'pong'),
-                report=os.environ.get('FAKE_OPENAI_REPORT', '').lower() == 'true')
+    return dict(
+        key=os.environ.get('FAKE_OPENAI_KEY', ''),
+        model=os.environ.get('FAKE_OPENAI_MODEL', ''),
+        reply=os.environ.get('FAKE_OPENAI_REPLY', 'pong'),
+        report=os.environ.get('FAKE_OPENAI_REPORT', '').lower() == 'true',
+    )
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -52,16 +55,22 @@ class Handler(BaseHTTPRequestHandler):
             body = {}
         authorization = self.headers.get('Authorization', '')
         key_ok = not conf['key'] or authorization == 'Bearer ' + conf['key']
-        entry = dict(path=self.path, model=body.get('model'), key_ok=key_ok, stream=bool(body.get('stream')),
-                     max_tokens=body.get('max_tokens'))
+        entry = dict(
+            path=self.path,
+            model=body.get('model'),
+            key_ok=key_ok,
+            stream=bool(body.get('stream')),
+            max_tokens=body.get('max_tokens'),
+        )
         with LOCK:
             LOG.append(entry)
         if self.path != '/v1/chat/completions':
             self._send(404, ('Invalid URL (POST %s)' % self.path).encode(), 'text/plain; charset=utf-8')
             return
         if not key_ok:
-            self._send(401, {'error': {'message': 'invalid token', 'type': 'invalid_request_error',
-                                       'code': 'invalid_api_key'}})
+            self._send(
+                401, {'error': {'message': 'invalid token', 'type': 'invalid_request_error', 'code': 'invalid_api_key'}}
+            )
             return
         model = conf['model'] or body.get('model')
         # Asked in Chinese, it answers in Chinese, as a model does.
@@ -72,18 +81,32 @@ class Handler(BaseHTTPRequestHandler):
         if body.get('stream'):
             self.stream(model, content)
         else:
-            self._send(200, {'id': 'chatcmpl-lab', 'object': 'chat.completion', 'created': 1700000000, 'model': model,
-                             'choices': [{'index': 0, 'message': {'role': 'assistant', 'content': content},
-                                          'finish_reason': 'stop'}],
-                             'usage': {'prompt_tokens': 1, 'completion_tokens': 1, 'total_tokens': 2}})
+            self._send(
+                200,
+                {
+                    'id': 'chatcmpl-lab',
+                    'object': 'chat.completion',
+                    'created': 1700000000,
+                    'model': model,
+                    'choices': [
+                        {'index': 0, 'message': {'role': 'assistant', 'content': content}, 'finish_reason': 'stop'}
+                    ],
+                    'usage': {'prompt_tokens': 1, 'completion_tokens': 1, 'total_tokens': 2},
+                },
+            )
 
     def stream(self, model, content):
         self.send_response(200)
         self.send_header('Content-Type', 'text/event-stream')
         self.end_headers()
         for delta, finish in (({'role': 'assistant', 'content': content}, None), ({}, 'stop')):
-            chunk = {'id': 'chatcmpl-lab', 'object': 'chat.completion.chunk', 'created': 1700000000, 'model': model,
-                     'choices': [{'index': 0, 'delta': delta, 'finish_reason': finish}]}
+            chunk = {
+                'id': 'chatcmpl-lab',
+                'object': 'chat.completion.chunk',
+                'created': 1700000000,
+                'model': model,
+                'choices': [{'index': 0, 'delta': delta, 'finish_reason': finish}],
+            }
             self.wfile.write(b'data: ' + json.dumps(chunk).encode() + b'\n\n')
         self.wfile.write(b'data: [DONE]\n\n')
 

@@ -63,9 +63,14 @@ def remarshal_request(request: dict) -> GoStruct:
         if value in (None, "", 0, False, [], {}) and not (isinstance(value, dict) and name == "response_format"):
             continue
         if name == "messages":  # model.Message: role/tool_calls omitempty, content/name omitted only when null
-            value = [GoStruct((k, m[k]) for k in ("role", "content", "name", "tool_calls")
-                              if isinstance(m, dict) and m.get(k) is not None and not (k in ("role", "tool_calls") and not m[k]))
-                     for m in value]
+            value = [
+                GoStruct(
+                    (k, m[k])
+                    for k in ("role", "content", "name", "tool_calls")
+                    if isinstance(m, dict) and m.get(k) is not None and not (k in ("role", "tool_calls") and not m[k])
+                )
+                for m in value
+            ]
         out[name] = value
     return out
 
@@ -103,8 +108,11 @@ def count_message_tokens(messages: Any, model: str, approximate: bool = False) -
         if isinstance(content, str):
             total += count_text_tokens(content, approximate)
         elif isinstance(content, list):
-            total += sum(count_text_tokens(part.get("text") or "", approximate) for part in content
-                         if isinstance(part, dict) and part.get("type") == "text")
+            total += sum(
+                count_text_tokens(part.get("text") or "", approximate)
+                for part in content
+                if isinstance(part, dict) and part.get("type") == "text"
+            )
         total += count_text_tokens(str(message.get("role") or ""), approximate)
         if message.get("name") is not None:
             total += per_name + count_text_tokens(str(message["name"]), approximate)
@@ -121,6 +129,7 @@ def count_input_tokens(value: Any, approximate: bool = False) -> int:
 
 
 # ---- answers -----------------------------------------------------------------------------------------------------------
+
 
 def _field(doc: dict, name: str):
     """encoding/json field matching: the exact key, else a case-insensitive one."""
@@ -146,7 +155,9 @@ def _general_error(doc: Any) -> Optional[dict]:
         value = _field(doc, name)
         if value is None:
             value = {}
-        if not isinstance(value, dict) or any(_field(value, k) is not None and not isinstance(_field(value, k), str) for k in strings):
+        if not isinstance(value, dict) or any(
+            _field(value, k) is not None and not isinstance(_field(value, k), str) for k in strings
+        ):
             return None
         out[name] = value
     inner = _field(out["response"], "error")
@@ -167,11 +178,19 @@ def relay_error_from_upstream(status: int, raw: bytes) -> UpstreamError:
         return error
     found = parsed["error"]
     if _field(found, "message"):  # OpenAI format: the whole error object replaces the default one
-        error = UpstreamError(status, _field(found, "message"), _field(found, "type") or "", _field(found, "code"),
-                              _field(found, "param") or "")
+        error = UpstreamError(
+            status,
+            _field(found, "message"),
+            _field(found, "type") or "",
+            _field(found, "code"),
+            _field(found, "param") or "",
+        )
     else:
-        error.message = next((parsed[k] for k in ("message", "msg", "err", "error_msg") if parsed[k]), "") or \
-            (_field(parsed["header"], "message") or "") or parsed["response_message"]
+        error.message = (
+            next((parsed[k] for k in ("message", "msg", "err", "error_msg") if parsed[k]), "")
+            or (_field(parsed["header"], "message") or "")
+            or parsed["response_message"]
+        )
     if not error.message:
         error.message = f"bad response status code {status}"
     return error
@@ -186,12 +205,20 @@ def read_answer(answer: upstream.Answer) -> tuple:
         raise UpstreamError(500, str(exc), code="unmarshal_response_body_failed") from None
     if not isinstance(doc, dict):
         kind = "array" if isinstance(doc, list) else "value"
-        raise UpstreamError(500, f"json: cannot unmarshal {kind} into Go value of type openai.SlimTextResponse",
-                            code="unmarshal_response_body_failed")
+        raise UpstreamError(
+            500,
+            f"json: cannot unmarshal {kind} into Go value of type openai.SlimTextResponse",
+            code="unmarshal_response_body_failed",
+        )
     error = doc.get("error")
     if isinstance(error, dict) and error.get("type"):
-        raise UpstreamError(answer.status, str(error.get("message", "")), str(error.get("type")), error.get("code"),
-                            str(error.get("param") or ""))
+        raise UpstreamError(
+            answer.status,
+            str(error.get("message", "")),
+            str(error.get("type")),
+            error.get("code"),
+            str(error.get("param") or ""),
+        )
     return raw, doc
 
 
@@ -199,10 +226,16 @@ def answer_usage(doc: dict, prompt_tokens: int, approximate: bool) -> dict:
     """The usage of a non-stream answer; counted locally when total_tokens is 0."""
     usage = doc.get("usage") if isinstance(doc.get("usage"), dict) else {}
     if usage.get("total_tokens"):
-        return {"prompt_tokens": int(usage.get("prompt_tokens") or 0), "completion_tokens": int(usage.get("completion_tokens") or 0)}
+        return {
+            "prompt_tokens": int(usage.get("prompt_tokens") or 0),
+            "completion_tokens": int(usage.get("completion_tokens") or 0),
+        }
     choices = doc.get("choices") if isinstance(doc.get("choices"), list) else []
-    completion = sum(count_text_tokens(str((c.get("message") or {}).get("content") or ""), approximate)
-                     for c in choices if isinstance(c, dict))
+    completion = sum(
+        count_text_tokens(str((c.get("message") or {}).get("content") or ""), approximate)
+        for c in choices
+        if isinstance(c, dict)
+    )
     return {"prompt_tokens": prompt_tokens, "completion_tokens": completion}
 
 
@@ -250,6 +283,7 @@ def sse_event(data: str) -> bytes:
 
 
 # ---- channel test ------------------------------------------------------------------------------------------------------
+
 
 def test_channel(channel: dict, timeout: Optional[float]) -> str:
     """controller/channel-test.go (v0.6.6): returns the error text, "" on success."""

@@ -17,39 +17,91 @@ from .models import now_ts
 from .web import Ctx, Response, Route, fail, ok
 
 LOG = logging.getLogger("one-api")
-CORS_PREFLIGHT = [("Access-Control-Allow-Credentials", "true"), ("Access-Control-Allow-Headers", "*"),
-                  ("Access-Control-Allow-Methods", "GET,POST,PUT,DELETE,OPTIONS"), ("Access-Control-Allow-Origin", "*"),
-                  ("Access-Control-Max-Age", "43200")]
+CORS_PREFLIGHT = [
+    ("Access-Control-Allow-Credentials", "true"),
+    ("Access-Control-Allow-Headers", "*"),
+    ("Access-Control-Allow-Methods", "GET,POST,PUT,DELETE,OPTIONS"),
+    ("Access-Control-Allow-Origin", "*"),
+    ("Access-Control-Max-Age", "43200"),
+]
 CORS_NORMAL = [("Access-Control-Allow-Credentials", "true"), ("Access-Control-Allow-Origin", "*")]
 # router/relay.go: routes that answer controller.RelayNotImplemented after TokenAuth and Distribute
 NOT_IMPLEMENTED = (
-    ("POST", "/v1/images/edits"), ("POST", "/v1/images/variations"), ("GET", "/v1/files"), ("POST", "/v1/files"),
-    ("DELETE", "/v1/files/:id"), ("GET", "/v1/files/:id"), ("GET", "/v1/files/:id/content"), ("POST", "/v1/fine_tuning/jobs"),
-    ("GET", "/v1/fine_tuning/jobs"), ("GET", "/v1/fine_tuning/jobs/:id"), ("POST", "/v1/fine_tuning/jobs/:id/cancel"),
-    ("GET", "/v1/fine_tuning/jobs/:id/events"), ("DELETE", "/v1/models/:model"), ("POST", "/v1/assistants"),
-    ("GET", "/v1/assistants/:id"), ("POST", "/v1/assistants/:id"), ("DELETE", "/v1/assistants/:id"), ("GET", "/v1/assistants"),
-    ("POST", "/v1/assistants/:id/files"), ("GET", "/v1/assistants/:id/files/:fileId"), ("DELETE", "/v1/assistants/:id/files/:fileId"),
-    ("GET", "/v1/assistants/:id/files"), ("POST", "/v1/threads"), ("GET", "/v1/threads/:id"), ("POST", "/v1/threads/:id"),
-    ("DELETE", "/v1/threads/:id"), ("POST", "/v1/threads/:id/messages"), ("GET", "/v1/threads/:id/messages/:messageId"),
-    ("POST", "/v1/threads/:id/messages/:messageId"), ("GET", "/v1/threads/:id/messages/:messageId/files/:filesId"),
-    ("GET", "/v1/threads/:id/messages/:messageId/files"), ("POST", "/v1/threads/:id/runs"), ("GET", "/v1/threads/:id/runs/:runsId"),
-    ("POST", "/v1/threads/:id/runs/:runsId"), ("GET", "/v1/threads/:id/runs"),
-    ("POST", "/v1/threads/:id/runs/:runsId/submit_tool_outputs"), ("POST", "/v1/threads/:id/runs/:runsId/cancel"),
-    ("GET", "/v1/threads/:id/runs/:runsId/steps/:stepId"), ("GET", "/v1/threads/:id/runs/:runsId/steps"),
+    ("POST", "/v1/images/edits"),
+    ("POST", "/v1/images/variations"),
+    ("GET", "/v1/files"),
+    ("POST", "/v1/files"),
+    ("DELETE", "/v1/files/:id"),
+    ("GET", "/v1/files/:id"),
+    ("GET", "/v1/files/:id/content"),
+    ("POST", "/v1/fine_tuning/jobs"),
+    ("GET", "/v1/fine_tuning/jobs"),
+    ("GET", "/v1/fine_tuning/jobs/:id"),
+    ("POST", "/v1/fine_tuning/jobs/:id/cancel"),
+    ("GET", "/v1/fine_tuning/jobs/:id/events"),
+    ("DELETE", "/v1/models/:model"),
+    ("POST", "/v1/assistants"),
+    ("GET", "/v1/assistants/:id"),
+    ("POST", "/v1/assistants/:id"),
+    ("DELETE", "/v1/assistants/:id"),
+    ("GET", "/v1/assistants"),
+    ("POST", "/v1/assistants/:id/files"),
+    ("GET", "/v1/assistants/:id/files/:fileId"),
+    ("DELETE", "/v1/assistants/:id/files/:fileId"),
+    ("GET", "/v1/assistants/:id/files"),
+    ("POST", "/v1/threads"),
+    ("GET", "/v1/threads/:id"),
+    ("POST", "/v1/threads/:id"),
+    ("DELETE", "/v1/threads/:id"),
+    ("POST", "/v1/threads/:id/messages"),
+    ("GET", "/v1/threads/:id/messages/:messageId"),
+    ("POST", "/v1/threads/:id/messages/:messageId"),
+    ("GET", "/v1/threads/:id/messages/:messageId/files/:filesId"),
+    ("GET", "/v1/threads/:id/messages/:messageId/files"),
+    ("POST", "/v1/threads/:id/runs"),
+    ("GET", "/v1/threads/:id/runs/:runsId"),
+    ("POST", "/v1/threads/:id/runs/:runsId"),
+    ("GET", "/v1/threads/:id/runs"),
+    ("POST", "/v1/threads/:id/runs/:runsId/submit_tool_outputs"),
+    ("POST", "/v1/threads/:id/runs/:runsId/cancel"),
+    ("GET", "/v1/threads/:id/runs/:runsId/steps/:stepId"),
+    ("GET", "/v1/threads/:id/runs/:runsId/steps"),
 )
 # router/api.go routes the stand-in does not implement: they keep their auth, then answer success:false
 UNIMPLEMENTED_API = (
-    ("GET", "/api/models", "user"), ("GET", "/api/verification", ""), ("GET", "/api/reset_password", ""), ("POST", "/api/user/reset", ""),
-    ("GET", "/api/oauth/github", ""), ("GET", "/api/oauth/lark", ""), ("GET", "/api/oauth/state", ""), ("GET", "/api/oauth/wechat", ""),
-    ("GET", "/api/oauth/wechat/bind", "user"), ("GET", "/api/oauth/email/bind", "user"), ("POST", "/api/topup", "admin"),
-    ("GET", "/api/user/dashboard", "user"), ("GET", "/api/user/aff", "user"), ("POST", "/api/user/topup", "user"),
+    ("GET", "/api/models", "user"),
+    ("GET", "/api/verification", ""),
+    ("GET", "/api/reset_password", ""),
+    ("POST", "/api/user/reset", ""),
+    ("GET", "/api/oauth/github", ""),
+    ("GET", "/api/oauth/lark", ""),
+    ("GET", "/api/oauth/state", ""),
+    ("GET", "/api/oauth/wechat", ""),
+    ("GET", "/api/oauth/wechat/bind", "user"),
+    ("GET", "/api/oauth/email/bind", "user"),
+    ("POST", "/api/topup", "admin"),
+    ("GET", "/api/user/dashboard", "user"),
+    ("GET", "/api/user/aff", "user"),
+    ("POST", "/api/user/topup", "user"),
     ("POST", "/api/user/", "admin"),
-    ("POST", "/api/user/manage", "admin"), ("PUT", "/api/user/", "admin"), ("DELETE", "/api/user/:id", "admin"),
-    ("GET", "/api/channel/update_balance", "admin"), ("GET", "/api/channel/update_balance/:id", "admin"),
-    ("GET", "/api/redemption/", "admin"), ("GET", "/api/redemption/search", "admin"), ("GET", "/api/redemption/:id", "admin"),
-    ("POST", "/api/redemption/", "admin"), ("PUT", "/api/redemption/", "admin"), ("DELETE", "/api/redemption/:id", "admin"),
-    ("GET", "/api/log/", "admin"), ("DELETE", "/api/log/", "admin"), ("GET", "/api/log/stat", "admin"), ("GET", "/api/log/self/stat", "user"),
-    ("GET", "/api/log/search", "admin"), ("GET", "/api/log/self", "user"), ("GET", "/api/log/self/search", "user"),
+    ("POST", "/api/user/manage", "admin"),
+    ("PUT", "/api/user/", "admin"),
+    ("DELETE", "/api/user/:id", "admin"),
+    ("GET", "/api/channel/update_balance", "admin"),
+    ("GET", "/api/channel/update_balance/:id", "admin"),
+    ("GET", "/api/redemption/", "admin"),
+    ("GET", "/api/redemption/search", "admin"),
+    ("GET", "/api/redemption/:id", "admin"),
+    ("POST", "/api/redemption/", "admin"),
+    ("PUT", "/api/redemption/", "admin"),
+    ("DELETE", "/api/redemption/:id", "admin"),
+    ("GET", "/api/log/", "admin"),
+    ("DELETE", "/api/log/", "admin"),
+    ("GET", "/api/log/stat", "admin"),
+    ("GET", "/api/log/self/stat", "user"),
+    ("GET", "/api/log/search", "admin"),
+    ("GET", "/api/log/self", "user"),
+    ("GET", "/api/log/self/search", "user"),
 )
 CRITICAL_PATHS = ("/api/verification", "/api/reset_password", "/api/user/reset", "/api/oauth/")
 
@@ -115,16 +167,30 @@ class OneAPI:
             Route("DELETE", "/api/token/:id", tokens.delete_token, auth="user"),
             Route("GET", "/api/group/", lambda app, ctx: ok(["default", "svip", "vip"]), auth="admin"),
         ]
-        table += [Route(m, p, _not_implemented, auth=a, critical=p.startswith(CRITICAL_PATHS)) for m, p, a in UNIMPLEMENTED_API]
+        table += [
+            Route(m, p, _not_implemented, auth=a, critical=p.startswith(CRITICAL_PATHS))
+            for m, p, a in UNIMPLEMENTED_API
+        ]
         for path in ("/dashboard/billing/subscription", "/v1/dashboard/billing/subscription"):
             table.append(Route("GET", path, r.subscription, auth="token", cors=True))
         for path in ("/dashboard/billing/usage", "/v1/dashboard/billing/usage"):
             table.append(Route("GET", path, r.usage, auth="token", cors=True))
-        table += [Route("GET", "/v1/models", r.list_models, auth="token", cors=True),
-                  Route("GET", "/v1/models/:model", r.retrieve_model, auth="token", cors=True)]
-        for path in ("/v1/completions", "/v1/chat/completions", "/v1/edits", "/v1/embeddings", "/v1/engines/:model/embeddings",
-                     "/v1/moderations", "/v1/images/generations", "/v1/audio/transcriptions", "/v1/audio/translations",
-                     "/v1/audio/speech"):
+        table += [
+            Route("GET", "/v1/models", r.list_models, auth="token", cors=True),
+            Route("GET", "/v1/models/:model", r.retrieve_model, auth="token", cors=True),
+        ]
+        for path in (
+            "/v1/completions",
+            "/v1/chat/completions",
+            "/v1/edits",
+            "/v1/embeddings",
+            "/v1/engines/:model/embeddings",
+            "/v1/moderations",
+            "/v1/images/generations",
+            "/v1/audio/transcriptions",
+            "/v1/audio/translations",
+            "/v1/audio/speech",
+        ):
             table.append(Route("POST", path, r.relay, auth="token", distribute=True, cors=True))
         table += [Route(m, p, r.not_implemented, auth="token", distribute=True, cors=True) for m, p in NOT_IMPLEMENTED]
         return table
@@ -158,9 +224,13 @@ class OneAPI:
         api = route.pattern.startswith("/api/") or "/dashboard/" in route.pattern
         if api:
             ctx.gzip = self.wants_gzip(ctx)
-            if not self.limiter.request("GA" + ctx.client_ip, self.config.global_api_limit, self.config.global_api_duration):
+            if not self.limiter.request(
+                "GA" + ctx.client_ip, self.config.global_api_limit, self.config.global_api_duration
+            ):
                 return Response(429, b"", content_type="")
-            if route.critical and not self.limiter.request("CT" + ctx.client_ip, self.config.critical_limit, self.config.critical_duration):
+            if route.critical and not self.limiter.request(
+                "CT" + ctx.client_ip, self.config.critical_limit, self.config.critical_duration
+            ):
                 return Response(429, b"", content_type="")
         if route.auth == "token":
             denied = self.relay.token_auth(ctx)
@@ -177,9 +247,12 @@ class OneAPI:
     @staticmethod
     def wants_gzip(ctx: Ctx) -> bool:
         """gin-contrib/gzip shouldCompress."""
-        return ("gzip" in ctx.headers.get("Accept-Encoding", "") and "Upgrade" not in ctx.headers.get("Connection", "")
-                and "text/event-stream" not in ctx.headers.get("Accept", "")
-                and os.path.splitext(ctx.path)[1] not in (".png", ".gif", ".jpeg", ".jpg"))
+        return (
+            "gzip" in ctx.headers.get("Accept-Encoding", "")
+            and "Upgrade" not in ctx.headers.get("Connection", "")
+            and "text/event-stream" not in ctx.headers.get("Accept", "")
+            and os.path.splitext(ctx.path)[1] not in (".png", ".gif", ".jpeg", ".jpg")
+        )
 
     @staticmethod
     def cors(ctx: Ctx) -> Optional[Response]:
@@ -209,14 +282,20 @@ class OneAPI:
         if preflight is not None:
             return preflight
         ctx.gzip = self.wants_gzip(ctx)
-        if not self.limiter.request("GW" + ctx.client_ip, self.config.global_web_limit, self.config.global_web_duration):
+        if not self.limiter.request(
+            "GW" + ctx.client_ip, self.config.global_web_limit, self.config.global_web_duration
+        ):
             return Response(429, b"", content_type="")
         if ctx.uri.startswith("/v1") or ctx.uri.startswith("/api"):  # middleware.Cache: a week for anything but "/"
             ctx.extra_headers.append(("Cache-Control", "max-age=604800"))
-            error = GoStruct(message=f"Invalid URL ({ctx.method} {ctx.path})", type="invalid_request_error", param="", code="")
+            error = GoStruct(
+                message=f"Invalid URL ({ctx.method} {ctx.path})", type="invalid_request_error", param="", code=""
+            )
             return Response(404, go_json({"error": error}))
         ctx.extra_headers.append(("Cache-Control", "no-cache"))  # the NoRoute handler overrides it for the web page
-        page = b"<!doctype html><html><head><title>One API</title></head><body>one-api v0.6.6 lab stand-in</body></html>"
+        page = (
+            b"<!doctype html><html><head><title>One API</title></head><body>one-api v0.6.6 lab stand-in</body></html>"
+        )
         return Response(200, page, "text/html; charset=utf-8")
 
     def auth(self, ctx: Ctx, min_role: int) -> Optional[Response]:

@@ -42,7 +42,10 @@ def add_channel(app, ctx: Ctx) -> Response:
     except BindError as exc:
         return fail(str(exc))
     base = {}
-    for name, go_type in CHANNEL_FIELDS.items():  # GORM Create: zero values of fields with a default tag get the default
+    for (
+        name,
+        go_type,
+    ) in CHANNEL_FIELDS.items():  # GORM Create: zero values of fields with a default tag get the default
         value = doc.get(name)
         if name in ("id", "key"):
             continue
@@ -76,8 +79,11 @@ def update_channel(app, ctx: Ctx) -> Response:
     channel_id = doc.get("id", 0)
     if not channel_id:
         return fail("WHERE conditions required")
-    changes = {name: value for name, value in doc.items()
-               if name != "id" and (CHANNEL_FIELDS[name].startswith("*") or value not in (0, "", False))}
+    changes = {
+        name: value
+        for name, value in doc.items()
+        if name != "id" and (CHANNEL_FIELDS[name].startswith("*") or value not in (0, "", False))
+    }
     try:
         app.store.update_channel(channel_id, changes)
         channel = app.store.channel(channel_id)

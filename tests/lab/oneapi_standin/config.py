@@ -66,15 +66,22 @@ class Config:
         if secret in ("", "random_string"):
             secret = str(uuid.uuid4())
         redis = bool(env.get("REDIS_CONN_STRING") and env.get("SYNC_FREQUENCY"))
-        return cls(host=args.host, port=port, data_dir=data_dir, log_dir=os.path.join(data_dir, args.log_dir),
-                   session_secret=secret, sqlite_path=os.path.join(data_dir, env.get("SQLITE_PATH") or "one-api.db"),
-                   initial_root_token=env.get("INITIAL_ROOT_TOKEN", ""),
-                   global_api_limit=_env_int("GLOBAL_API_RATE_LIMIT", 180), global_web_limit=_env_int("GLOBAL_WEB_RATE_LIMIT", 60),
-                   critical_limit=_env_int("LAB_CRITICAL_RATE_LIMIT", 20),
-                   critical_duration=_env_int("LAB_CRITICAL_RATE_LIMIT_DURATION", 1200),
-                   relay_timeout=_env_int("RELAY_TIMEOUT", 0),
-                   memory_cache=env.get("MEMORY_CACHE_ENABLED", "").lower() == "true" or redis,
-                   sync_frequency=_env_int("SYNC_FREQUENCY", 600))
+        return cls(
+            host=args.host,
+            port=port,
+            data_dir=data_dir,
+            log_dir=os.path.join(data_dir, args.log_dir),
+            session_secret=secret,
+            sqlite_path=os.path.join(data_dir, env.get("SQLITE_PATH") or "one-api.db"),
+            initial_root_token=env.get("INITIAL_ROOT_TOKEN", ""),
+            global_api_limit=_env_int("GLOBAL_API_RATE_LIMIT", 180),
+            global_web_limit=_env_int("GLOBAL_WEB_RATE_LIMIT", 60),
+            critical_limit=_env_int("LAB_CRITICAL_RATE_LIMIT", 20),
+            critical_duration=_env_int("LAB_CRITICAL_RATE_LIMIT_DURATION", 1200),
+            relay_timeout=_env_int("RELAY_TIMEOUT", 0),
+            memory_cache=env.get("MEMORY_CACHE_ENABLED", "").lower() == "true" or redis,
+            sync_frequency=_env_int("SYNC_FREQUENCY", 600),
+        )
 
 
 def parse_args(argv: Optional[list] = None) -> argparse.Namespace:
@@ -83,11 +90,14 @@ def parse_args(argv: Optional[list] = None) -> argparse.Namespace:
     parser.add_argument("--log-dir", default="./logs", help="log directory, relative to the data dir")
     parser.add_argument("--version", action="store_true", help="print version and exit")
     parser.add_argument("--host", default="0.0.0.0", help="bind address (lab addition; upstream binds all interfaces)")
-    parser.add_argument("--data-dir", default=".", help="working directory holding one-api.db (lab addition; upstream: the cwd)")
+    parser.add_argument(
+        "--data-dir", default=".", help="working directory holding one-api.db (lab addition; upstream: the cwd)"
+    )
     return parser.parse_args(argv)
 
 
 # ---- start-up steps that talk to the outside ---------------------------------------------------------------------------
+
 
 def _probe(host: str, port: int, timeout: float = 5.0) -> Optional[str]:
     """A TCP connect; None when it works, else Go's dial error text."""
@@ -126,7 +136,7 @@ def check_database() -> None:
         split = urllib.parse.urlsplit(dsn)
         where = f"failed to connect to `host={host} user={split.username or ''} database={split.path.lstrip('/')}`"
         lookup = problem.startswith("dial tcp: lookup ")
-        cause = f"hostname resolving error ({problem[len('dial tcp: '):]})" if lookup else f"dial error ({problem})"
+        cause = f"hostname resolving error ({problem[len('dial tcp: ') :]})" if lookup else f"dial error ({problem})"
         raise Fatal(f"failed to initialize database: {where}: {cause}")
     if problem:
         raise Fatal(problem)
@@ -154,8 +164,11 @@ def check_redis() -> None:
 
 def token_encoder_cache_path() -> str:
     """tiktoken-go readFileCached: TIKTOKEN_CACHE_DIR, else DATA_GYM_CACHE_DIR, else <tmp>/data-gym-cache; sha1(url)."""
-    cache_dir = os.environ.get("TIKTOKEN_CACHE_DIR") or os.environ.get("DATA_GYM_CACHE_DIR") or \
-        os.path.join(tempfile.gettempdir(), "data-gym-cache")
+    cache_dir = (
+        os.environ.get("TIKTOKEN_CACHE_DIR")
+        or os.environ.get("DATA_GYM_CACHE_DIR")
+        or os.path.join(tempfile.gettempdir(), "data-gym-cache")
+    )
     return os.path.join(cache_dir, hashlib.sha1(TIKTOKEN_URL.encode()).hexdigest())
 
 

@@ -15,35 +15,120 @@ from typing import Optional
 from .gojson import GoStruct
 
 CHANNEL_FIELDS = {
-    "id": "int", "type": "int", "key": "string", "status": "int", "name": "string", "weight": "*uint", "created_time": "int64",
-    "test_time": "int64", "response_time": "int", "base_url": "*string", "other": "string", "balance": "float64",
-    "balance_updated_time": "int64", "models": "string", "group": "string", "used_quota": "int64", "model_mapping": "*string",
-    "priority": "*int64", "config": "string",
+    "id": "int",
+    "type": "int",
+    "key": "string",
+    "status": "int",
+    "name": "string",
+    "weight": "*uint",
+    "created_time": "int64",
+    "test_time": "int64",
+    "response_time": "int",
+    "base_url": "*string",
+    "other": "string",
+    "balance": "float64",
+    "balance_updated_time": "int64",
+    "models": "string",
+    "group": "string",
+    "used_quota": "int64",
+    "model_mapping": "*string",
+    "priority": "*int64",
+    "config": "string",
 }
-CHANNEL_DEFAULTS = {"type": 0, "status": 1, "weight": 0, "base_url": "", "group": "default", "used_quota": 0, "model_mapping": "", "priority": 0}
+CHANNEL_DEFAULTS = {
+    "type": 0,
+    "status": 1,
+    "weight": 0,
+    "base_url": "",
+    "group": "default",
+    "used_quota": 0,
+    "model_mapping": "",
+    "priority": 0,
+}
 TOKEN_FIELDS = {
-    "id": "int", "user_id": "int", "key": "string", "status": "int", "name": "string", "created_time": "int64", "accessed_time": "int64",
-    "expired_time": "int64", "remain_quota": "int64", "unlimited_quota": "bool", "used_quota": "int64", "models": "*string",
+    "id": "int",
+    "user_id": "int",
+    "key": "string",
+    "status": "int",
+    "name": "string",
+    "created_time": "int64",
+    "accessed_time": "int64",
+    "expired_time": "int64",
+    "remain_quota": "int64",
+    "unlimited_quota": "bool",
+    "used_quota": "int64",
+    "models": "*string",
     "subnet": "*string",
 }
-TOKEN_DEFAULTS = {"status": 1, "expired_time": -1, "remain_quota": 0, "unlimited_quota": False, "used_quota": 0, "models": "", "subnet": ""}
-USER_FIELDS = {
-    "id": "int", "username": "string", "password": "string", "display_name": "string", "role": "int", "status": "int", "email": "string",
-    "github_id": "string", "wechat_id": "string", "lark_id": "string", "verification_code": "string", "access_token": "string",
-    "quota": "int64", "used_quota": "int64", "request_count": "int", "group": "string", "aff_code": "string", "inviter_id": "int",
+TOKEN_DEFAULTS = {
+    "status": 1,
+    "expired_time": -1,
+    "remain_quota": 0,
+    "unlimited_quota": False,
+    "used_quota": 0,
+    "models": "",
+    "subnet": "",
 }
-USER_VALIDATION = (("username", "Username", "max", 12), ("password", "Password", "min", 8), ("password", "Password", "max", 20),
-                   ("display_name", "DisplayName", "max", 20), ("email", "Email", "max", 50))
+USER_FIELDS = {
+    "id": "int",
+    "username": "string",
+    "password": "string",
+    "display_name": "string",
+    "role": "int",
+    "status": "int",
+    "email": "string",
+    "github_id": "string",
+    "wechat_id": "string",
+    "lark_id": "string",
+    "verification_code": "string",
+    "access_token": "string",
+    "quota": "int64",
+    "used_quota": "int64",
+    "request_count": "int",
+    "group": "string",
+    "aff_code": "string",
+    "inviter_id": "int",
+}
+USER_VALIDATION = (
+    ("username", "Username", "max", 12),
+    ("password", "Password", "min", 8),
+    ("password", "Password", "max", 20),
+    ("display_name", "DisplayName", "max", 20),
+    ("email", "Email", "max", 50),
+)
 LOGIN_FIELDS = {"username": "string", "password": "string"}
 OPTION_FIELDS = {"key": "string", "value": "string"}
 # relay/model GeneralOpenAIRequest (v0.6.6), in field order; array/object fields name their Go type for errors
 CHAT_REQUEST_FIELDS = {
-    "messages": "array", "model": "string", "frequency_penalty": "float64", "max_tokens": "int", "n": "int", "presence_penalty": "float64",
-    "response_format": "object", "seed": "float64", "stream": "bool", "temperature": "float64", "top_p": "float64", "top_k": "int",
-    "tools": "array", "tool_choice": "any", "function_call": "any", "functions": "any", "user": "string", "prompt": "any", "input": "any",
-    "encoding_format": "string", "dimensions": "int", "instruction": "string", "size": "string",
+    "messages": "array",
+    "model": "string",
+    "frequency_penalty": "float64",
+    "max_tokens": "int",
+    "n": "int",
+    "presence_penalty": "float64",
+    "response_format": "object",
+    "seed": "float64",
+    "stream": "bool",
+    "temperature": "float64",
+    "top_p": "float64",
+    "top_k": "int",
+    "tools": "array",
+    "tool_choice": "any",
+    "function_call": "any",
+    "functions": "any",
+    "user": "string",
+    "prompt": "any",
+    "input": "any",
+    "encoding_format": "string",
+    "dimensions": "int",
+    "instruction": "string",
+    "size": "string",
 }
-CHAT_REQUEST_GO_TYPES = {"messages": "[]model.Message", "response_format": "model.ResponseFormat", "tools": "[]model.Tool"}
+CHAT_REQUEST_GO_TYPES = {
+    "messages": "[]model.Message",
+    "response_format": "model.ResponseFormat",
+    "tools": "[]model.Tool",
+}
 
 
 def now_ts() -> int:

@@ -93,7 +93,12 @@ class Relay:
         if token is None:
             return relay_error(401, message, ctx.request_id, full=False)
         if token["subnet"] and not ip_in_subnets(ctx.client_ip, token["subnet"]):
-            return relay_error(403, f"该令牌只能在指定网段使用：{token['subnet']}，当前 ip：{ctx.client_ip}", ctx.request_id, full=False)
+            return relay_error(
+                403,
+                f"该令牌只能在指定网段使用：{token['subnet']}，当前 ip：{ctx.client_ip}",
+                ctx.request_id,
+                full=False,
+            )
         try:
             user = self.store.user(token["user_id"])
         except NotFound:
@@ -148,10 +153,17 @@ class Relay:
                 return "", str(exc)
             value = doc.get("model") if isinstance(doc, dict) else None
             if value is not None and not isinstance(value, str):
-                return "", f"json: cannot unmarshal {check_go_type(value, 'string')} into Go struct field ModelRequest.model of type string"
+                return (
+                    "",
+                    f"json: cannot unmarshal {check_go_type(value, 'string')} into Go struct field ModelRequest.model of type string",
+                )
             model = value or ""
-        defaults = (("/v1/moderations", "text-moderation-stable"), ("/v1/images/generations", "dall-e-2"),
-                    ("/v1/audio/transcriptions", "whisper-1"), ("/v1/audio/translations", "whisper-1"))
+        defaults = (
+            ("/v1/moderations", "text-moderation-stable"),
+            ("/v1/images/generations", "dall-e-2"),
+            ("/v1/audio/transcriptions", "whisper-1"),
+            ("/v1/audio/translations", "whisper-1"),
+        )
         for prefix, default in defaults:
             if ctx.path.startswith(prefix) and not model:
                 model = default
@@ -190,7 +202,11 @@ class Relay:
         else:
             channel, seen = self.pick(group, ctx.request_model)
             if channel is None:
-                message = f"当前分组 {group} 下对于模型 {ctx.request_model} 无可用渠道" if seen is None else "数据库一致性已被破坏，请联系管理员"
+                message = (
+                    f"当前分组 {group} 下对于模型 {ctx.request_model} 无可用渠道"
+                    if seen is None
+                    else "数据库一致性已被破坏，请联系管理员"
+                )
                 return relay_error(503, message, ctx.request_id, full=False)
         ctx.channel = channel
         return None
@@ -198,8 +214,11 @@ class Relay:
     # --- /v1/models and the billing dashboards ------------------------------------------------------------------------
     def list_models(self, _app, ctx: Ctx) -> Response:
         """controller.ListModels: catalogue entries first (in catalogue order), then the rest in Go map order (random)."""
-        names = ctx.available_models.split(",") if ctx.available_models else \
-            self.store.group_models(self.store.user(ctx.user_id)["group"])
+        names = (
+            ctx.available_models.split(",")
+            if ctx.available_models
+            else self.store.group_models(self.store.user(ctx.user_id)["group"])
+        )
         wanted = dict.fromkeys(names, True)
         data = []
         for entry in catalogue():
@@ -208,8 +227,12 @@ class Relay:
                 data.append(entry)
         rest = [name for name, left in wanted.items() if left]
         random.shuffle(rest)
-        data += [GoStruct(id=name, object="model", created=1626777600, owned_by="custom", permission=None, root=name, parent=None)
-                 for name in rest]
+        data += [
+            GoStruct(
+                id=name, object="model", created=1626777600, owned_by="custom", permission=None, root=name, parent=None
+            )
+            for name in rest
+        ]
         return Response(200, go_json({"object": "list", "data": data}))
 
     @staticmethod
@@ -218,7 +241,12 @@ class Relay:
         found = [entry for entry in catalogue() if entry["id"] == model]
         if found:
             return Response(200, go_json(found[-1]))  # modelsMap: the last entry of an id wins
-        error = GoStruct(message=f"The model '{model}' does not exist", type="invalid_request_error", param="model", code="model_not_found")
+        error = GoStruct(
+            message=f"The model '{model}' does not exist",
+            type="invalid_request_error",
+            param="model",
+            code="model_not_found",
+        )
         return Response(200, go_json({"error": error}))
 
     def _display_amount(self, quota: int) -> float:
@@ -231,19 +259,34 @@ class Relay:
         """controller.GetSubscription (DisplayTokenStatEnabled: the token's numbers, else the user's)."""
         token = ctx.token or {}
         if self.app.options.enabled("DisplayTokenStatEnabled"):
-            expired, quota = token.get("expired_time", 0), (token.get("remain_quota") or 0) + (token.get("used_quota") or 0)
+            expired, quota = (
+                token.get("expired_time", 0),
+                (token.get("remain_quota") or 0) + (token.get("used_quota") or 0),
+            )
         else:
             expired, quota = 0, self.store.user(ctx.user_id)["quota"]
-        amount = 100000000.0 if token.get("unlimited_quota") and self.app.options.enabled("DisplayTokenStatEnabled") \
+        amount = (
+            100000000.0
+            if token.get("unlimited_quota") and self.app.options.enabled("DisplayTokenStatEnabled")
             else self._display_amount(quota)
-        body = GoStruct(object="billing_subscription", has_payment_method=True, soft_limit_usd=amount, hard_limit_usd=amount,
-                        system_hard_limit_usd=amount, access_until=max(expired, 0))
+        )
+        body = GoStruct(
+            object="billing_subscription",
+            has_payment_method=True,
+            soft_limit_usd=amount,
+            hard_limit_usd=amount,
+            system_hard_limit_usd=amount,
+            access_until=max(expired, 0),
+        )
         return Response(200, go_json(body))
 
     def usage(self, _app, ctx: Ctx) -> Response:
         token = ctx.token or {}
-        quota = token.get("used_quota") or 0 if self.app.options.enabled("DisplayTokenStatEnabled") else \
-            self.store.user(ctx.user_id)["used_quota"]
+        quota = (
+            token.get("used_quota") or 0
+            if self.app.options.enabled("DisplayTokenStatEnabled")
+            else self.store.user(ctx.user_id)["used_quota"]
+        )
         return Response(200, go_json(GoStruct(object="list", total_usage=self._display_amount(quota) * 100)))
 
     @staticmethod
@@ -276,6 +319,9 @@ class Relay:
             for row in self.store.search_channels(""):
                 started = time.monotonic()
                 adaptor.test_channel(row, self.timeout)
-                self.store.update_channel(row["id"], {"test_time": now_ts(), "response_time": int((time.monotonic() - started) * 1000)})
+                self.store.update_channel(
+                    row["id"], {"test_time": now_ts(), "response_time": int((time.monotonic() - started) * 1000)}
+                )
+
         threading.Thread(target=run, daemon=True).start()
         return ok(with_data=False)

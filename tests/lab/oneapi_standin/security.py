@@ -45,7 +45,11 @@ class SessionCodec:
         self.secret = secret.encode()
 
     def _mac(self, payload: str) -> str:
-        return base64.urlsafe_b64encode(hmac.new(self.secret, payload.encode(), hashlib.sha256).digest()).decode().rstrip("=")
+        return (
+            base64.urlsafe_b64encode(hmac.new(self.secret, payload.encode(), hashlib.sha256).digest())
+            .decode()
+            .rstrip("=")
+        )
 
     def encode(self, values: dict) -> str:
         body = base64.urlsafe_b64encode(json.dumps(values, separators=(",", ":")).encode()).decode().rstrip("=")
@@ -56,7 +60,10 @@ class SessionCodec:
         try:
             raw = base64.urlsafe_b64decode(cookie + "=" * (-len(cookie) % 4)).decode()
             stamp, body, mac = raw.split("|")
-            if not hmac.compare_digest(mac, self._mac(f"session|{stamp}|{body}")) or now_ts() - int(stamp) > SESSION_MAX_AGE:
+            if (
+                not hmac.compare_digest(mac, self._mac(f"session|{stamp}|{body}"))
+                or now_ts() - int(stamp) > SESSION_MAX_AGE
+            ):
                 return None
             values = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
         except (ValueError, UnicodeDecodeError, json.JSONDecodeError):

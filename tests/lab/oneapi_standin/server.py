@@ -29,7 +29,11 @@ REQUEST_ID_HEADER = "X-Oneapi-Request-Id"
 
 def request_id() -> str:
     """helper.GenRequestID: yyyyMMddHHmmss + nanoseconds % 1e9 + 8 random digits."""
-    return time.strftime("%Y%m%d%H%M%S") + str(time.time_ns() % 1_000_000_000) + "".join(random.choices(string.digits, k=8))
+    return (
+        time.strftime("%Y%m%d%H%M%S")
+        + str(time.time_ns() % 1_000_000_000)
+        + "".join(random.choices(string.digits, k=8))
+    )
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -71,8 +75,17 @@ class Handler(BaseHTTPRequestHandler):
         uri = self.path
         split = urllib.parse.urlsplit(uri)
         query = {k: v[0] for k, v in urllib.parse.parse_qs(split.query, keep_blank_values=True).items()}
-        ctx = Ctx(handler=self, method=self.command, path=urllib.parse.unquote(split.path), uri=uri, query=query, headers=self.headers,
-                  body=self._read_body(), client_ip=client_ip(self.headers, self.client_address[0]), request_id=request_id())
+        ctx = Ctx(
+            handler=self,
+            method=self.command,
+            path=urllib.parse.unquote(split.path),
+            uri=uri,
+            query=query,
+            headers=self.headers,
+            body=self._read_body(),
+            client_ip=client_ip(self.headers, self.client_address[0]),
+            request_id=request_id(),
+        )
         ctx.session = self._session()
         try:
             response = self.server.app.dispatch(ctx)
@@ -84,7 +97,9 @@ class Handler(BaseHTTPRequestHandler):
         self.write_response(ctx, response)
 
     def _common_headers(self, ctx: Ctx) -> None:
-        if self.headers.get("Connection", "").lower() == "close":  # net/http answers a closing request with Connection: close
+        if (
+            self.headers.get("Connection", "").lower() == "close"
+        ):  # net/http answers a closing request with Connection: close
             self.send_header("Connection", "close")
         if ctx.send_request_id:
             self.send_header(REQUEST_ID_HEADER, ctx.request_id)
@@ -170,7 +185,9 @@ def _terminate(_signum: int, _frame: Any) -> None:
 
 def _setup_logging(config: Config) -> None:
     formatter = logging.Formatter("[SYS] %(asctime)s | %(message)s", "%Y/%m/%d - %H:%M:%S")
-    logging.basicConfig(level=logging.INFO, stream=sys.stdout, format="[SYS] %(asctime)s | %(message)s", datefmt="%Y/%m/%d - %H:%M:%S")
+    logging.basicConfig(
+        level=logging.INFO, stream=sys.stdout, format="[SYS] %(asctime)s | %(message)s", datefmt="%Y/%m/%d - %H:%M:%S"
+    )
     os.makedirs(config.log_dir, exist_ok=True)
     log_file = logging.FileHandler(os.path.join(config.log_dir, f"oneapi-{time.strftime('%Y%m%d%H%M%S')}.log"))
     log_file.setFormatter(formatter)

@@ -82,14 +82,36 @@ class Store:
         return bool(self._rows("SELECT id FROM users LIMIT 1"))
 
     def create_root(self, initial_root_token: str) -> None:
-        root_id = self._insert("users", {"username": "root", "password": hash_password("123456"), "display_name": "Root User",
-                                         "role": ROLE_ROOT, "status": USER_ENABLED, "access_token": new_uuid(), "quota": 500000000000000,
-                                         "aff_code": None})
+        root_id = self._insert(
+            "users",
+            {
+                "username": "root",
+                "password": hash_password("123456"),
+                "display_name": "Root User",
+                "role": ROLE_ROOT,
+                "status": USER_ENABLED,
+                "access_token": new_uuid(),
+                "quota": 500000000000000,
+                "aff_code": None,
+            },
+        )
         if initial_root_token:
             ts = now_ts()
-            self._insert("tokens", {"id": 1, "user_id": root_id, "key": initial_root_token, "status": TOKEN_ENABLED,
-                                    "name": "Initial Root Token", "created_time": ts, "accessed_time": ts, "expired_time": -1,
-                                    "remain_quota": 500000000000000, "unlimited_quota": True})
+            self._insert(
+                "tokens",
+                {
+                    "id": 1,
+                    "user_id": root_id,
+                    "key": initial_root_token,
+                    "status": TOKEN_ENABLED,
+                    "name": "Initial Root Token",
+                    "created_time": ts,
+                    "accessed_time": ts,
+                    "expired_time": -1,
+                    "remain_quota": 500000000000000,
+                    "unlimited_quota": True,
+                },
+            )
 
     def user(self, user_id: int) -> dict:
         return self._one("SELECT * FROM users WHERE id = ?", (user_id,))
@@ -105,13 +127,19 @@ class Store:
         return rows[0] if rows else None
 
     def users_page(self, offset: int, limit: int, order: str) -> list:
-        order_by = {"quota": "quota DESC", "used_quota": "used_quota DESC", "request_count": "request_count DESC"}.get(order, "id DESC")
-        return self._rows(f"SELECT * FROM users WHERE status != 3 ORDER BY {order_by} LIMIT ? OFFSET ?", (limit, offset))
+        order_by = {"quota": "quota DESC", "used_quota": "used_quota DESC", "request_count": "request_count DESC"}.get(
+            order, "id DESC"
+        )
+        return self._rows(
+            f"SELECT * FROM users WHERE status != 3 ORDER BY {order_by} LIMIT ? OFFSET ?", (limit, offset)
+        )
 
     def search_users(self, keyword: str) -> list:
         prefix = keyword + "%"
-        return self._rows("SELECT * FROM users WHERE id = ? OR username LIKE ? OR email LIKE ? OR display_name LIKE ?",
-                          (keyword, prefix, prefix, prefix))
+        return self._rows(
+            "SELECT * FROM users WHERE id = ? OR username LIKE ? OR email LIKE ? OR display_name LIKE ?",
+            (keyword, prefix, prefix, prefix),
+        )
 
     def update_user(self, user_id: int, doc: dict) -> None:
         self._update("users", user_id, doc)
@@ -137,12 +165,17 @@ class Store:
             self.add_abilities(self.channel(channel["id"]))
 
     def add_abilities(self, channel: dict) -> None:
-        rows = [(group, model, channel["id"], channel["status"] == CHANNEL_ENABLED, channel["priority"])
-                for model in (channel["models"] or "").split(",") for group in (channel["group"] or "").split(",")]
+        rows = [
+            (group, model, channel["id"], channel["status"] == CHANNEL_ENABLED, channel["priority"])
+            for model in (channel["models"] or "").split(",")
+            for group in (channel["group"] or "").split(",")
+        ]
         with self.lock:
             self.db.execute("BEGIN")
             try:
-                self.db.executemany('INSERT INTO abilities ("group", model, channel_id, enabled, priority) VALUES (?, ?, ?, ?, ?)', rows)
+                self.db.executemany(
+                    'INSERT INTO abilities ("group", model, channel_id, enabled, priority) VALUES (?, ?, ?, ?, ?)', rows
+                )
                 self.db.execute("COMMIT")
             except sqlite3.Error:
                 self.db.execute("ROLLBACK")
@@ -179,10 +212,15 @@ class Store:
         """GetRandomSatisfiedChannel: an enabled ability at the highest priority (any priority on retries), random."""
         where = '"group" = ? AND model = ? AND enabled = 1'
         if ignore_first_priority:
-            rows = self._rows(f"SELECT channel_id FROM abilities WHERE {where} ORDER BY RANDOM() LIMIT 1", (group, model))
+            rows = self._rows(
+                f"SELECT channel_id FROM abilities WHERE {where} ORDER BY RANDOM() LIMIT 1", (group, model)
+            )
         else:
-            rows = self._rows(f"SELECT channel_id FROM abilities WHERE {where} AND priority = (SELECT MAX(priority) FROM abilities "
-                              f"WHERE {where}) ORDER BY RANDOM() LIMIT 1", (group, model, group, model))
+            rows = self._rows(
+                f"SELECT channel_id FROM abilities WHERE {where} AND priority = (SELECT MAX(priority) FROM abilities "
+                f"WHERE {where}) ORDER BY RANDOM() LIMIT 1",
+                (group, model, group, model),
+            )
         return rows[0]["channel_id"] if rows else None
 
     def enabled_channels(self) -> list:
@@ -192,7 +230,10 @@ class Store:
         return {r["group"] for r in self._rows('SELECT DISTINCT "group" FROM abilities')}
 
     def group_models(self, group: str) -> list:
-        return sorted(r["model"] for r in self._rows('SELECT DISTINCT model FROM abilities WHERE "group" = ? AND enabled = 1', (group,)))
+        return sorted(
+            r["model"]
+            for r in self._rows('SELECT DISTINCT model FROM abilities WHERE "group" = ? AND enabled = 1', (group,))
+        )
 
     def add_channel_used_quota(self, channel_id: int, quota: int) -> None:
         self._exec("UPDATE channels SET used_quota = used_quota + ? WHERE id = ?", (quota, channel_id))
@@ -202,8 +243,12 @@ class Store:
         return self._insert("tokens", doc)
 
     def tokens_page(self, user_id: int, offset: int, limit: int, order: str) -> list:
-        order_by = {"remain_quota": "unlimited_quota DESC, remain_quota DESC", "used_quota": "used_quota DESC"}.get(order, "id DESC")
-        return self._rows(f"SELECT * FROM tokens WHERE user_id = ? ORDER BY {order_by} LIMIT ? OFFSET ?", (user_id, limit, offset))
+        order_by = {"remain_quota": "unlimited_quota DESC, remain_quota DESC", "used_quota": "used_quota DESC"}.get(
+            order, "id DESC"
+        )
+        return self._rows(
+            f"SELECT * FROM tokens WHERE user_id = ? ORDER BY {order_by} LIMIT ? OFFSET ?", (user_id, limit, offset)
+        )
 
     def search_tokens(self, user_id: int, keyword: str) -> list:
         return self._rows("SELECT * FROM tokens WHERE user_id = ? AND name LIKE ?", (user_id, keyword + "%"))
@@ -224,18 +269,26 @@ class Store:
 
     def change_token_quota(self, token_id: int, quota: int) -> None:
         """decreaseTokenQuota (quota > 0) / increaseTokenQuota (quota < 0)."""
-        self._exec("UPDATE tokens SET remain_quota = remain_quota - ?, used_quota = used_quota + ?, accessed_time = ? WHERE id = ?",
-                   (quota, quota, now_ts(), token_id))
+        self._exec(
+            "UPDATE tokens SET remain_quota = remain_quota - ?, used_quota = used_quota + ?, accessed_time = ? WHERE id = ?",
+            (quota, quota, now_ts(), token_id),
+        )
 
     def change_user_quota(self, user_id: int, quota: int) -> None:
         self._exec("UPDATE users SET quota = quota - ? WHERE id = ?", (quota, user_id))
 
     def add_user_used_quota(self, user_id: int, quota: int) -> None:
-        self._exec("UPDATE users SET used_quota = used_quota + ?, request_count = request_count + 1 WHERE id = ?", (quota, user_id))
+        self._exec(
+            "UPDATE users SET used_quota = used_quota + ?, request_count = request_count + 1 WHERE id = ?",
+            (quota, user_id),
+        )
 
     # options ---------------------------------------------------------------------------------------------------------
     def options(self) -> dict:
         return {r["key"]: r["value"] for r in self._rows("SELECT key, value FROM options")}
 
     def save_option(self, key: str, value: str) -> None:
-        self._exec("INSERT INTO options (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value", (key, value))
+        self._exec(
+            "INSERT INTO options (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            (key, value),
+        )

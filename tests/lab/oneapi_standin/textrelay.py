@@ -18,13 +18,21 @@ CHANNEL_DISABLED_AUTO = 3
 
 def relay_mode(path: str) -> str:
     """relaymode.GetByPath."""
-    for prefix, mode in (("/v1/chat/completions", "chat"), ("/v1/completions", "completions"), ("/v1/embeddings", "embeddings")):
+    for prefix, mode in (
+        ("/v1/chat/completions", "chat"),
+        ("/v1/completions", "completions"),
+        ("/v1/embeddings", "embeddings"),
+    ):
         if path.startswith(prefix):
             return mode
     if path.endswith("embeddings"):
         return "embeddings"
-    for prefix, mode in (("/v1/moderations", "moderations"), ("/v1/images/generations", "images"), ("/v1/edits", "edits"),
-                         ("/v1/audio/", "audio")):
+    for prefix, mode in (
+        ("/v1/moderations", "moderations"),
+        ("/v1/images/generations", "images"),
+        ("/v1/edits", "edits"),
+        ("/v1/audio/", "audio"),
+    ):
         if path.startswith(prefix):
             return mode
     return "unknown"
@@ -32,13 +40,21 @@ def relay_mode(path: str) -> str:
 
 def should_disable_channel(error: UpstreamError) -> bool:
     """monitor.ShouldDisableChannel (when AutomaticDisableChannelEnabled is on)."""
-    if error.status == 401 or error.error_type in ("insufficient_quota", "authentication_error", "permission_error", "forbidden"):
+    if error.status == 401 or error.error_type in (
+        "insufficient_quota",
+        "authentication_error",
+        "permission_error",
+        "forbidden",
+    ):
         return True
     if error.code in ("invalid_api_key", "account_deactivated"):
         return True
     message = error.message
-    return message.startswith(("Your credit balance is too low", "This organization has been disabled.")) or \
-        "credit" in message or "balance" in message
+    return (
+        message.startswith(("Your credit balance is too low", "This organization has been disabled."))
+        or "credit" in message
+        or "balance" in message
+    )
 
 
 def should_retry(ctx: Ctx, status: int) -> bool:
@@ -109,18 +125,24 @@ class TextRelay:
         model_ratio, group_ratio = opts.model_ratio_of(actual), opts.group_ratio.get(ctx.group, 1)
         ratio = model_ratio * group_ratio
         approximate = opts.enabled("ApproximateTokenEnabled")
-        prompt_tokens = {"chat": lambda: adaptor.count_message_tokens(request.get("messages"), actual, approximate),
-                         "completions": lambda: adaptor.count_input_tokens(request.get("prompt"), approximate),
-                         "moderations": lambda: adaptor.count_input_tokens(request.get("input"), approximate)}.get(mode, lambda: 0)()
-        pre_consumed = self._pre_consume(ctx, int((opts.int_value("PreConsumedQuota") + prompt_tokens +
-                                                   (request.get("max_tokens") or 0)) * ratio))
+        prompt_tokens = {
+            "chat": lambda: adaptor.count_message_tokens(request.get("messages"), actual, approximate),
+            "completions": lambda: adaptor.count_input_tokens(request.get("prompt"), approximate),
+            "moderations": lambda: adaptor.count_input_tokens(request.get("input"), approximate),
+        }.get(mode, lambda: 0)()
+        pre_consumed = self._pre_consume(
+            ctx, int((opts.int_value("PreConsumedQuota") + prompt_tokens + (request.get("max_tokens") or 0)) * ratio)
+        )
         try:
             usage = self._call_upstream(ctx, request, mode, channel, mapped, actual, prompt_tokens, approximate)
         except UpstreamError:
             if pre_consumed:
                 self._post_consume(ctx.token, -pre_consumed)
             raise
-        quota = math.ceil((usage["prompt_tokens"] + usage["completion_tokens"] * completion_ratio(actual, opts.completion_ratio)) * ratio)
+        quota = math.ceil(
+            (usage["prompt_tokens"] + usage["completion_tokens"] * completion_ratio(actual, opts.completion_ratio))
+            * ratio
+        )
         if ratio != 0 and quota <= 0:
             quota = 1
         if usage["prompt_tokens"] + usage["completion_tokens"] == 0:
@@ -149,19 +171,34 @@ class TextRelay:
         if not token["unlimited_quota"]:
             self.store.change_token_quota(token["id"], quota)
 
-    def _call_upstream(self, ctx: Ctx, request: dict, mode: str, channel: dict, mapped: str, actual: str, prompt_tokens: int,
-                       approximate: bool) -> dict:
+    def _call_upstream(
+        self,
+        ctx: Ctx,
+        request: dict,
+        mode: str,
+        channel: dict,
+        mapped: str,
+        actual: str,
+        prompt_tokens: int,
+        approximate: bool,
+    ) -> dict:
         if channel["type"] in NON_OPENAI_TYPES:
-            raise UpstreamError(500, f"lab stand-in: channel type {channel['type']} ({NON_OPENAI_TYPES[channel['type']]}) needs a "
-                                     "non-OpenAI adaptor, which this stand-in does not implement", code="invalid_api_type")
+            raise UpstreamError(
+                500,
+                f"lab stand-in: channel type {channel['type']} ({NON_OPENAI_TYPES[channel['type']]}) needs a "
+                "non-OpenAI adaptor, which this stand-in does not implement",
+                code="invalid_api_type",
+            )
         if mapped or channel["type"] == TYPE_BAICHUAN:
             body = go_json(adaptor.remarshal_request(dict(request, model=actual)))
         else:
             body = upstream.chunked(ctx.body)  # c.Request.Body as it came: Go sends it chunked
         stream = bool(request.get("stream"))
-        headers = {"Content-Type": ctx.headers.get("Content-Type", ""),
-                   "Accept": ctx.headers.get("Accept", "") or ("text/event-stream" if stream else ""),
-                   "Authorization": f"Bearer {channel['key']}"}
+        headers = {
+            "Content-Type": ctx.headers.get("Content-Type", ""),
+            "Accept": ctx.headers.get("Accept", "") or ("text/event-stream" if stream else ""),
+            "Authorization": f"Bearer {channel['key']}",
+        }
         if channel["type"] == 20:  # OpenRouter
             headers.update({"HTTP-Referer": "https://github.com/songquanpeng/one-api", "X-Title": "One API"})
         try:
@@ -172,8 +209,15 @@ class TextRelay:
             raise adaptor.relay_error_from_upstream(answer.status, answer.read_all())
         if stream:
             lines, state = adaptor.stream_lines(answer, mode == "chat")
-            ctx.handler.start_stream(ctx, [("Content-Type", "text/event-stream"), ("Cache-Control", "no-cache"),
-                                           ("Connection", "keep-alive"), ("X-Accel-Buffering", "no")])
+            ctx.handler.start_stream(
+                ctx,
+                [
+                    ("Content-Type", "text/event-stream"),
+                    ("Cache-Control", "no-cache"),
+                    ("Connection", "keep-alive"),
+                    ("X-Accel-Buffering", "no"),
+                ],
+            )
             ctx.streamed = True
             for line in lines:
                 if not ctx.handler.write_chunk(adaptor.sse_event(line)):
@@ -181,13 +225,23 @@ class TextRelay:
             ctx.handler.end_stream()
             usage = state["usage"] or {}
             if not usage.get("total_tokens"):
-                return {"prompt_tokens": prompt_tokens, "completion_tokens": adaptor.count_text_tokens(state["text"], approximate)}
+                return {
+                    "prompt_tokens": prompt_tokens,
+                    "completion_tokens": adaptor.count_text_tokens(state["text"], approximate),
+                }
             if not usage.get("prompt_tokens"):
                 return {"prompt_tokens": prompt_tokens, "completion_tokens": int(usage["total_tokens"]) - prompt_tokens}
-            return {"prompt_tokens": int(usage["prompt_tokens"]), "completion_tokens": int(usage.get("completion_tokens") or 0)}
+            return {
+                "prompt_tokens": int(usage["prompt_tokens"]),
+                "completion_tokens": int(usage.get("completion_tokens") or 0),
+            }
         raw, doc = adaptor.read_answer(answer)
-        ctx.relay_response = Response(answer.status, raw, answer.headers.get("Content-Type", ""),
-                                      [(k, v) for k, v in answer.headers.items() if k not in ("Content-Type", "Content-Length", "Date")])
+        ctx.relay_response = Response(
+            answer.status,
+            raw,
+            answer.headers.get("Content-Type", ""),
+            [(k, v) for k, v in answer.headers.items() if k not in ("Content-Type", "Content-Length", "Date")],
+        )
         return adaptor.answer_usage(doc, prompt_tokens, approximate)
 
     @staticmethod
@@ -196,7 +250,9 @@ class TextRelay:
         request: dict = {}
         if ctx.headers.get("Content-Type", "").startswith("application/json"):
             try:
-                request = go_bind(ctx.body, CHAT_REQUEST_FIELDS, "model.GeneralOpenAIRequest", "unmarshal", CHAT_REQUEST_GO_TYPES)
+                request = go_bind(
+                    ctx.body, CHAT_REQUEST_FIELDS, "model.GeneralOpenAIRequest", "unmarshal", CHAT_REQUEST_GO_TYPES
+                )
             except BindError as exc:
                 raise UpstreamError(400, str(exc), code="invalid_text_request") from None
         if mode == "moderations" and not request.get("model"):
@@ -204,12 +260,14 @@ class TextRelay:
         if mode == "embeddings" and not request.get("model"):
             request["model"] = ctx.params.get("model", "")
         max_tokens = request.get("max_tokens", 0)
-        checks = ((max_tokens < 0 or max_tokens > 2147483647 // 2, "max_tokens is invalid"),
-                  (not request.get("model"), "model is required"),
-                  (mode == "completions" and request.get("prompt") == "", "field prompt is required"),
-                  (mode == "chat" and not request.get("messages"), "field messages is required"),
-                  (mode == "moderations" and request.get("input") == "", "field input is required"),
-                  (mode == "edits" and not request.get("instruction"), "field instruction is required"))
+        checks = (
+            (max_tokens < 0 or max_tokens > 2147483647 // 2, "max_tokens is invalid"),
+            (not request.get("model"), "model is required"),
+            (mode == "completions" and request.get("prompt") == "", "field prompt is required"),
+            (mode == "chat" and not request.get("messages"), "field messages is required"),
+            (mode == "moderations" and request.get("input") == "", "field input is required"),
+            (mode == "edits" and not request.get("instruction"), "field instruction is required"),
+        )
         for failed, message in checks:
             if failed:
                 raise UpstreamError(400, message, code="invalid_text_request")

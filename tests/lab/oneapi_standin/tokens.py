@@ -15,7 +15,9 @@ from .web import Ctx, Response, atoi_error, fail, ok
 
 
 def list_tokens(app, ctx: Ctx) -> Response:
-    rows = app.store.tokens_page(ctx.user_id, ctx.query_int("p") * ITEMS_PER_PAGE, ITEMS_PER_PAGE, ctx.query.get("order", ""))
+    rows = app.store.tokens_page(
+        ctx.user_id, ctx.query_int("p") * ITEMS_PER_PAGE, ITEMS_PER_PAGE, ctx.query.get("order", "")
+    )
     return ok([token_json(row) for row in rows])
 
 
@@ -58,11 +60,24 @@ def add_token(app, ctx: Ctx) -> Response:
     if problem:
         return fail(problem)
     ts = now_ts()
-    row = {"user_id": ctx.user_id, "name": doc.get("name", ""), "key": generate_key(), "created_time": ts, "accessed_time": ts,
-           "expired_time": doc.get("expired_time", 0), "remain_quota": doc.get("remain_quota", 0),
-           "unlimited_quota": doc.get("unlimited_quota", False), "models": doc.get("models"), "subnet": doc.get("subnet"),
-           "status": 0, "used_quota": 0}
-    for name, default in TOKEN_DEFAULTS.items():  # GORM fills zero fields that have a default, in the row and the struct
+    row = {
+        "user_id": ctx.user_id,
+        "name": doc.get("name", ""),
+        "key": generate_key(),
+        "created_time": ts,
+        "accessed_time": ts,
+        "expired_time": doc.get("expired_time", 0),
+        "remain_quota": doc.get("remain_quota", 0),
+        "unlimited_quota": doc.get("unlimited_quota", False),
+        "models": doc.get("models"),
+        "subnet": doc.get("subnet"),
+        "status": 0,
+        "used_quota": 0,
+    }
+    for (
+        name,
+        default,
+    ) in TOKEN_DEFAULTS.items():  # GORM fills zero fields that have a default, in the row and the struct
         if row.get(name) in (None, 0, False) and not (name in ("models", "subnet") and row.get(name) is not None):
             row[name] = default
     try:
@@ -95,9 +110,18 @@ def update_token(app, ctx: Ctx) -> Response:
     if ctx.query.get("status_only", ""):
         current["status"] = doc.get("status", 0)
     else:  # full overwrite: omitted fields become zero values (expired_time 0 = already expired)
-        current.update(name=doc.get("name", ""), expired_time=doc.get("expired_time", 0), remain_quota=doc.get("remain_quota", 0),
-                       unlimited_quota=doc.get("unlimited_quota", False), models=doc.get("models"), subnet=doc.get("subnet"))
-    changes = {name: current[name] for name in ("name", "status", "expired_time", "remain_quota", "unlimited_quota", "models", "subnet")}
+        current.update(
+            name=doc.get("name", ""),
+            expired_time=doc.get("expired_time", 0),
+            remain_quota=doc.get("remain_quota", 0),
+            unlimited_quota=doc.get("unlimited_quota", False),
+            models=doc.get("models"),
+            subnet=doc.get("subnet"),
+        )
+    changes = {
+        name: current[name]
+        for name in ("name", "status", "expired_time", "remain_quota", "unlimited_quota", "models", "subnet")
+    }
     app.store.update_token(token_id, changes)
     return ok(token_json(current))
 

@@ -33,8 +33,14 @@ class GoRedirects(urllib.request.HTTPRedirectHandler):
             if not isinstance(req.data, (bytes, bytearray)):
                 return None  # a streamed body cannot be sent again: the 307/308 is the answer
             kept = {k: v for k, v in req.header_items() if k.lower() not in ("content-length", "host")}
-            return urllib.request.Request(newurl, data=req.data, headers=kept, method=req.get_method(),
-                                          origin_req_host=req.origin_req_host, unverifiable=True)
+            return urllib.request.Request(
+                newurl,
+                data=req.data,
+                headers=kept,
+                method=req.get_method(),
+                origin_req_host=req.origin_req_host,
+                unverifiable=True,
+            )
         return super().redirect_request(req, fp, code, msg, headers, newurl)
 
 
@@ -78,8 +84,12 @@ def go_dial_error(host: str, port: int, exc: BaseException) -> str:
     target = f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
     if isinstance(exc, (socket.timeout, TimeoutError)):
         return f"dial tcp {target}: i/o timeout"
-    reason = {errno.ECONNREFUSED: "connection refused", errno.EHOSTUNREACH: "no route to host",
-              errno.ENETUNREACH: "network is unreachable", errno.ECONNRESET: "connection reset by peer"}
+    reason = {
+        errno.ECONNREFUSED: "connection refused",
+        errno.EHOSTUNREACH: "no route to host",
+        errno.ENETUNREACH: "network is unreachable",
+        errno.ECONNRESET: "connection reset by peer",
+    }
     text = reason.get(getattr(exc, "errno", None) or 0, str(getattr(exc, "strerror", "") or exc).lower())
     return f"dial tcp {target}: connect: {text}"
 

@@ -7,11 +7,30 @@ import random
 import sqlite3
 import threading
 
-from .catalog import (DEFAULT_OPTIONS, ITEMS_PER_PAGE, MODEL_RATIO_JSON, PASSWORD_SENTINEL, RATIO_OPTIONS, ROLE_COMMON, ROLE_ROOT, USER_ENABLED,
-                      VERSION, parse_ratio)
+from .catalog import (
+    DEFAULT_OPTIONS,
+    ITEMS_PER_PAGE,
+    MODEL_RATIO_JSON,
+    PASSWORD_SENTINEL,
+    RATIO_OPTIONS,
+    ROLE_COMMON,
+    ROLE_ROOT,
+    USER_ENABLED,
+    VERSION,
+    parse_ratio,
+)
 from .gojson import BindError, GoStruct, go_bind, go_decode
-from .models import (LOGIN_FIELDS, OPTION_FIELDS, USER_FIELDS, check_password, generate_key, hash_password, new_uuid,
-                     user_json, validate_user)
+from .models import (
+    LOGIN_FIELDS,
+    OPTION_FIELDS,
+    USER_FIELDS,
+    check_password,
+    generate_key,
+    hash_password,
+    new_uuid,
+    user_json,
+    validate_user,
+)
 from .store import NotFound
 from .web import Ctx, Response, atoi_error, fail, ok
 
@@ -26,7 +45,7 @@ class Options:
         self.lock = threading.Lock()
         self.values = dict(DEFAULT_OPTIONS)
         self.values["ServerAddress"] = ""
-        self.server_address = "http://localhost:3000"   # config.ServerAddress until the option is written
+        self.server_address = "http://localhost:3000"  # config.ServerAddress until the option is written
         self.model_ratio, _error = parse_ratio(MODEL_RATIO_JSON)
         self.default_model_ratio = dict(self.model_ratio)
         self.group_ratio = {"default": 1, "vip": 1, "svip": 1}
@@ -48,8 +67,13 @@ class Options:
                 self.server_address = value
             if key in RATIO_OPTIONS:
                 parsed, error = parse_ratio(value)
-                setattr(self, {"ModelRatio": "model_ratio", "GroupRatio": "group_ratio", "CompletionRatio": "completion_ratio"}[key],
-                        parsed)
+                setattr(
+                    self,
+                    {"ModelRatio": "model_ratio", "GroupRatio": "group_ratio", "CompletionRatio": "completion_ratio"}[
+                        key
+                    ],
+                    parsed,
+                )
                 return error
         return None
 
@@ -61,14 +85,18 @@ class Options:
     def listing(self) -> list:
         """GET /api/option/: Go map order (random), keys ending in Token or Secret left out."""
         with self.lock:
-            items = [GoStruct(key=k, value=v) for k, v in self.values.items() if not (k.endswith("Token") or k.endswith("Secret"))]
+            items = [
+                GoStruct(key=k, value=v)
+                for k, v in self.values.items()
+                if not (k.endswith("Token") or k.endswith("Secret"))
+            ]
         random.shuffle(items)
         return items
 
     def model_ratio_of(self, name: str) -> float:
         """GetModelRatio: the option's map, then the built-in defaults, else 30."""
         if name.startswith(("qwen-", "command-")) and name.endswith("-internet"):
-            name = name[:-len("-internet")]
+            name = name[: -len("-internet")]
         with self.lock:
             if name in self.model_ratio:
                 return self.model_ratio[name]
@@ -83,6 +111,7 @@ class Options:
 
 # ---- misc --------------------------------------------------------------------------------------------------------------
 
+
 def get_status(app, _ctx: Ctx) -> Response:
     opt = app.options
     try:
@@ -90,19 +119,30 @@ def get_status(app, _ctx: Ctx) -> Response:
     except ValueError:
         quota_per_unit = 0.0
     data = {
-        "version": VERSION, "start_time": app.start_time, "email_verification": opt.enabled("EmailVerificationEnabled"),
-        "github_oauth": opt.enabled("GitHubOAuthEnabled"), "github_client_id": opt.get("GitHubClientId"),
-        "lark_client_id": opt.get("LarkClientId"), "system_name": opt.get("SystemName"), "logo": opt.get("Logo"),
-        "footer_html": opt.get("Footer"), "wechat_qrcode": opt.get("WeChatAccountQRCodeImageURL"),
-        "wechat_login": opt.enabled("WeChatAuthEnabled"), "server_address": opt.server_address,
-        "turnstile_check": opt.enabled("TurnstileCheckEnabled"), "turnstile_site_key": opt.get("TurnstileSiteKey"),
-        "top_up_link": opt.get("TopUpLink"), "chat_link": opt.get("ChatLink"), "quota_per_unit": quota_per_unit,
+        "version": VERSION,
+        "start_time": app.start_time,
+        "email_verification": opt.enabled("EmailVerificationEnabled"),
+        "github_oauth": opt.enabled("GitHubOAuthEnabled"),
+        "github_client_id": opt.get("GitHubClientId"),
+        "lark_client_id": opt.get("LarkClientId"),
+        "system_name": opt.get("SystemName"),
+        "logo": opt.get("Logo"),
+        "footer_html": opt.get("Footer"),
+        "wechat_qrcode": opt.get("WeChatAccountQRCodeImageURL"),
+        "wechat_login": opt.enabled("WeChatAuthEnabled"),
+        "server_address": opt.server_address,
+        "turnstile_check": opt.enabled("TurnstileCheckEnabled"),
+        "turnstile_site_key": opt.get("TurnstileSiteKey"),
+        "top_up_link": opt.get("TopUpLink"),
+        "chat_link": opt.get("ChatLink"),
+        "quota_per_unit": quota_per_unit,
         "display_in_currency": opt.enabled("DisplayInCurrencyEnabled"),
     }
     return ok(data)
 
 
 # ---- users -------------------------------------------------------------------------------------------------------------
+
 
 def login(app, ctx: Ctx) -> Response:
     if not app.options.enabled("PasswordLoginEnabled"):
@@ -120,10 +160,20 @@ def login(app, ctx: Ctx) -> Response:
         return fail("用户名或密码错误，或用户已被封禁")
     if not check_password(password, user["password"]) or user["status"] != USER_ENABLED:
         return fail("用户名或密码错误，或用户已被封禁")
-    ctx.set_cookies.append(app.sessions.encode({"id": user["id"], "username": user["username"], "role": user["role"],
-                                                "status": user["status"]}))
-    clean = user_json({"id": user["id"], "username": user["username"], "display_name": user["display_name"], "role": user["role"],
-                       "status": user["status"]})
+    ctx.set_cookies.append(
+        app.sessions.encode(
+            {"id": user["id"], "username": user["username"], "role": user["role"], "status": user["status"]}
+        )
+    )
+    clean = user_json(
+        {
+            "id": user["id"],
+            "username": user["username"],
+            "display_name": user["display_name"],
+            "role": user["role"],
+            "status": user["status"],
+        }
+    )
     return ok(clean)
 
 
@@ -145,10 +195,18 @@ def register(app, ctx: Ctx) -> Response:
     if problem:
         return fail("输入不合法 " + problem)
     try:
-        app.store.insert_user({"username": doc.get("username", ""), "password": hash_password(doc.get("password", "")),
-                               "display_name": doc.get("username", ""), "role": ROLE_COMMON, "status": USER_ENABLED,
-                               "quota": app.options.int_value("QuotaForNewUser"), "access_token": new_uuid(),
-                               "aff_code": generate_key()[:4]})
+        app.store.insert_user(
+            {
+                "username": doc.get("username", ""),
+                "password": hash_password(doc.get("password", "")),
+                "display_name": doc.get("username", ""),
+                "role": ROLE_COMMON,
+                "status": USER_ENABLED,
+                "quota": app.options.int_value("QuotaForNewUser"),
+                "access_token": new_uuid(),
+                "aff_code": generate_key()[:4],
+            }
+        )
     except sqlite3.IntegrityError as exc:
         return fail(str(exc))
     return ok(with_data=False)
@@ -228,6 +286,7 @@ def available_models(app, ctx: Ctx) -> Response:
 
 # ---- options -----------------------------------------------------------------------------------------------------------
 
+
 def get_options(app, _ctx: Ctx) -> Response:
     return ok(app.options.listing())
 
@@ -241,11 +300,19 @@ def update_option(app, ctx: Ctx) -> Response:
     opt = app.options
     checks = {
         "Theme": (value not in VALID_THEMES, "无效的主题"),
-        "GitHubOAuthEnabled": (value == "true" and not opt.get("GitHubClientId"),
-                               "无法启用 GitHub OAuth，请先填入 GitHub Client Id 以及 GitHub Client Secret！"),
+        "GitHubOAuthEnabled": (
+            value == "true" and not opt.get("GitHubClientId"),
+            "无法启用 GitHub OAuth，请先填入 GitHub Client Id 以及 GitHub Client Secret！",
+        ),
         # config.EmailDomainWhitelist is strings.Split(value, ","): never empty, so this check never refuses
-        "WeChatAuthEnabled": (value == "true" and not opt.get("WeChatServerAddress"), "无法启用微信登录，请先填入微信登录相关配置信息！"),
-        "TurnstileCheckEnabled": (value == "true" and not opt.get("TurnstileSiteKey"), "无法启用 Turnstile 校验，请先填入 Turnstile 校验相关配置信息！"),
+        "WeChatAuthEnabled": (
+            value == "true" and not opt.get("WeChatServerAddress"),
+            "无法启用微信登录，请先填入微信登录相关配置信息！",
+        ),
+        "TurnstileCheckEnabled": (
+            value == "true" and not opt.get("TurnstileSiteKey"),
+            "无法启用 Turnstile 校验，请先填入 Turnstile 校验相关配置信息！",
+        ),
     }
     refused, message = checks.get(key, (False, ""))
     if refused:

@@ -31,11 +31,22 @@ def fail(message: str, status: int = 200) -> Response:
     return envelope(status, success=False, message=message)
 
 
-def relay_error(status: int, message: str, request_id: str, error_type: str = "one_api_error", code: Any = None, param: str = "",
-                full: bool = True) -> Response:
+def relay_error(
+    status: int,
+    message: str,
+    request_id: str,
+    error_type: str = "one_api_error",
+    code: Any = None,
+    param: str = "",
+    full: bool = True,
+) -> Response:
     """full=True: a relay/model.Error struct (message, type, param, code); False: middleware abortWithMessage (message, type)."""
     text = f"{message} (request id: {request_id})"
-    error = GoStruct(message=text, type=error_type, param=param, code=code) if full else {"message": text, "type": error_type}
+    error = (
+        GoStruct(message=text, type=error_type, param=param, code=code)
+        if full
+        else {"message": text, "type": error_type}
+    )
     return Response(status, go_json({"error": error}))
 
 
@@ -95,10 +106,10 @@ class Route:
     method: str
     pattern: str
     handler: Callable[[Ctx], Optional[Response]]
-    auth: str = ""          # "", "user", "admin", "root" (management) or "token" (relay)
+    auth: str = ""  # "", "user", "admin", "root" (management) or "token" (relay)
     critical: bool = False  # CriticalRateLimit
     distribute: bool = False
-    cors: bool = False      # registered after router.Use(middleware.CORS()): the /v1 routes
+    cors: bool = False  # registered after router.Use(middleware.CORS()): the /v1 routes
 
     def match(self, path: str) -> Optional[dict]:
         want_parts = self.pattern.split("/")

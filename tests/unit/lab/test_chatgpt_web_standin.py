@@ -37,8 +37,13 @@ def chunk(content=None, reasoning=None, finish=None, role=None):
         delta["content"] = content
     if reasoning is not None:
         delta["reasoning_content"] = reasoning
-    return {"id": "chatcmpl-lab1", "object": "chat.completion.chunk", "created": 1700000000, "model": SERVED,
-            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+    return {
+        "id": "chatcmpl-lab1",
+        "object": "chat.completion.chunk",
+        "created": 1700000000,
+        "model": SERVED,
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+    }
 
 
 class FakeUpstreamHandler(BaseHTTPRequestHandler):
@@ -50,7 +55,9 @@ class FakeUpstreamHandler(BaseHTTPRequestHandler):
     def _record(self, body):
         # the raw request-target: http.server itself collapses a leading "//" in self.path
         raw_path = self.requestline.split(" ")[1]
-        self.server.requests.append({"method": self.command, "path": raw_path, "headers": dict(self.headers), "body": body})
+        self.server.requests.append(
+            {"method": self.command, "path": raw_path, "headers": dict(self.headers), "body": body}
+        )
 
     def do_GET(self):  # noqa: N802
         self._record(None)
@@ -192,8 +199,12 @@ def fixture_start(upstream):
     servers = []
 
     def _start(tokenizer=None, **env):
-        environ = {"OPENAI_API_KEY": TOKEN, "OPENAI_API_BASE_URL": upstream.url, "AUTH_SECRET_KEY": KEY,
-                   "OPENAI_API_DISABLE_DEBUG": "true"}
+        environ = {
+            "OPENAI_API_KEY": TOKEN,
+            "OPENAI_API_BASE_URL": upstream.url,
+            "AUTH_SECRET_KEY": KEY,
+            "OPENAI_API_DISABLE_DEBUG": "true",
+        }
         environ.update(env)
         environ = {k: v for k, v in environ.items() if v is not None}
         server = standin.build_server("127.0.0.1", 0, environ=environ, tokenizer=tokenizer)
@@ -229,6 +240,7 @@ def lines_of(text):
 
 # -- session / verify / config ---------------------------------------------------------------------
 
+
 def test_session_reports_auth_and_api_mode_not_model(start):
     client = start(OPENAI_API_MODEL="gpt-4-32k")
     reply = client.json("/api/session")
@@ -243,7 +255,11 @@ def test_session_in_access_token_mode(start):
 
 def test_verify(start):
     client = start()
-    assert client.json("/api/verify", {"token": KEY}) == {"status": "Success", "message": "Verify successfully", "data": None}
+    assert client.json("/api/verify", {"token": KEY}) == {
+        "status": "Success",
+        "message": "Verify successfully",
+        "data": None,
+    }
     assert client.json("/api/verify", {"token": "nope"})["message"] == "密钥无效 | Secret key is invalid"
     assert client.json("/api/verify", {"token": " " + KEY})["status"] == "Fail", "verify does not trim"
     assert client.json("/api/verify", {})["message"] == "Secret key is empty"
@@ -257,8 +273,14 @@ def test_config_requires_key_and_reports_settings(start, upstream):
     assert client.json("/api/config", headers={"Authorization": "Bearer wrong"}) == unauthorized
     reply = client.json("/api/config", headers={"Authorization": "Bearer " + KEY})
     assert reply["status"] == "Success"
-    assert reply["data"] == {"apiModel": "ChatGPTAPI", "reverseProxy": "-", "timeoutMs": 600000,
-                             "socksProxy": "-", "httpsProxy": "-", "usage": "$1.23"}
+    assert reply["data"] == {
+        "apiModel": "ChatGPTAPI",
+        "reverseProxy": "-",
+        "timeoutMs": 600000,
+        "socksProxy": "-",
+        "httpsProxy": "-",
+        "usage": "$1.23",
+    }
     usage_call = [r for r in upstream.requests if r["method"] == "GET"][-1]
     assert usage_call["path"].startswith("/v1/dashboard/billing/usage?start_date=")
     assert usage_call["headers"]["authorization"] == "Bearer " + TOKEN
@@ -272,8 +294,15 @@ def test_timeout_ms_parsing(start, raw, expected):
 
 def test_missing_upstream_key_stops_the_process():
     env = {k: v for k, v in os.environ.items() if k not in ("OPENAI_API_KEY", "OPENAI_ACCESS_TOKEN")}
-    proc = subprocess.run([sys.executable, "-m", "chatgpt_web_standin", "--host", "127.0.0.1", "--port", "0"],
-                          cwd=str(LAB_DIR), env=env, capture_output=True, text=True, timeout=20, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-m", "chatgpt_web_standin", "--host", "127.0.0.1", "--port", "0"],
+        cwd=str(LAB_DIR),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=20,
+        check=False,
+    )
     assert proc.returncode == 1
     assert "Missing OPENAI_API_KEY or OPENAI_ACCESS_TOKEN environment variable" in proc.stderr
 
@@ -296,7 +325,9 @@ def test_get_root_is_the_static_page_without_cors(start):
     body = response.read().decode()
     assert response.status == 200 and "<title>ChatGPT Web</title>" in body
     assert response.getheader("Cache-Control") == "public, max-age=0"
-    assert response.getheader("Access-Control-Allow-Origin") is None  # express.static answers before the CORS middleware
+    assert (
+        response.getheader("Access-Control-Allow-Origin") is None
+    )  # express.static answers before the CORS middleware
     conn.request("GET", "/nope")
     response = conn.getresponse()
     assert (response.status, response.getheader("Content-Security-Policy")) == (404, "default-src 'none'")
@@ -312,6 +343,7 @@ def test_malformed_json_body_is_a_400_page_with_the_v8_message(start):
 
 
 # -- chat-process ------------------------------------------------------------------------------------
+
 
 def test_chat_process_requires_key(start, upstream):
     client = start()
@@ -341,10 +373,18 @@ def test_chat_process_streams_cumulative_lines_and_calls_upstream_like_the_clien
     request = upstream.chat_requests()[-1]
     assert request["path"] == "/v1/chat/completions"
     assert request["headers"]["authorization"] == "Bearer " + TOKEN
-    assert request["body"] == {"max_tokens": 8192, "model": "gpt-4-32k", "temperature": 0.5, "top_p": 1,
-                               "presence_penalty": 1, "stream": True,
-                               "messages": [{"role": "system", "content": "Be brief."},
-                                            {"role": "user", "content": "Reply with the single word PONG"}]}
+    assert request["body"] == {
+        "max_tokens": 8192,
+        "model": "gpt-4-32k",
+        "temperature": 0.5,
+        "top_p": 1,
+        "presence_penalty": 1,
+        "stream": True,
+        "messages": [
+            {"role": "system", "content": "Be brief."},
+            {"role": "user", "content": "Reply with the single word PONG"},
+        ],
+    }
 
 
 def test_omitted_parameters_use_library_defaults(start, upstream):
@@ -361,7 +401,10 @@ def test_history_follows_parent_message_id(start, upstream):
     client.chat("second question", options={"parentMessageId": first["id"]})
     messages = upstream.chat_requests()[-1]["body"]["messages"]
     assert [(m["role"], m["content"]) for m in messages[1:]] == [
-        ("user", "first question"), ("assistant", "PONG"), ("user", "second question")]
+        ("user", "first question"),
+        ("assistant", "PONG"),
+        ("user", "second question"),
+    ]
 
 
 def test_over_long_prompt_is_silently_dropped(start, upstream):
@@ -370,14 +413,17 @@ def test_over_long_prompt_is_silently_dropped(start, upstream):
     assert [m["role"] for m in messages] == ["system"]
 
 
-@pytest.mark.parametrize("flavor, base, expected_path", [
-    ("v2.11.1", "", "/v1/chat/completions"),
-    ("v2.11.1", "/v1", "/v1/v1/chat/completions"),
-    ("v2.11.1", "/", "//v1/chat/completions"),
-    ("main", "", "/v1/chat/completions"),
-    ("main", "/v1", "/v1/chat/completions"),
-    ("main", "/", "//v1/chat/completions"),
-])
+@pytest.mark.parametrize(
+    "flavor, base, expected_path",
+    [
+        ("v2.11.1", "", "/v1/chat/completions"),
+        ("v2.11.1", "/v1", "/v1/v1/chat/completions"),
+        ("v2.11.1", "/", "//v1/chat/completions"),
+        ("main", "", "/v1/chat/completions"),
+        ("main", "/v1", "/v1/chat/completions"),
+        ("main", "/", "//v1/chat/completions"),
+    ],
+)
 def test_base_url_v1_handling(start, upstream, flavor, base, expected_path):
     client = start(CHATGPT_WEB_STANDIN_FLAVOR=flavor, OPENAI_API_BASE_URL=upstream.url + base)
     _headers, text = client.chat()
@@ -385,29 +431,36 @@ def test_base_url_v1_handling(start, upstream, flavor, base, expected_path):
     if expected_path == "/v1/chat/completions":
         assert lines_of(text)[-1]["text"] == "PONG"
     else:
-        assert json.loads(text) == {"message": "ChatGPT error 404: Invalid URL (POST %s)" % expected_path, "data": None, "status": "Fail"}
+        assert json.loads(text) == {
+            "message": "ChatGPT error 404: Invalid URL (POST %s)" % expected_path,
+            "data": None,
+            "status": "Fail",
+        }
 
 
-@pytest.mark.parametrize("flavor, model, max_tokens", [
-    ("main", "gpt-4", 2048),
-    ("main", "GPT-4-0613", 2048),
-    ("main", "gpt-4-32k", 8192),
-    ("main", "gpt-4o-mini", 16384),
-    ("main", "gpt-4o", 4096),
-    ("main", "gpt-4-turbo", 4096),
-    ("main", "gpt-4-1106-preview", 4096),
-    ("main", "gpt-3.5-turbo-16k", 4096),
-    ("main", "gpt-3.5-turbo-1106", 4096),
-    ("main", "gpt-3.5-turbo", 1000),
-    ("main", "deepseek-r1", 1000),
-    ("v2.11.1", "gpt-4", 2048),
-    ("v2.11.1", "gpt-4-32k", 8192),
-    ("v2.11.1", "gpt-4o", 2048),
-    ("v2.11.1", "gpt-4o-mini", 2048),
-    ("v2.11.1", "gpt-3.5-turbo-16k", 4096),
-    ("v2.11.1", "gpt-3.5-turbo-1106", 1000),
-    ("v2.11.1", "deepseek-r1", 1000),
-])
+@pytest.mark.parametrize(
+    "flavor, model, max_tokens",
+    [
+        ("main", "gpt-4", 2048),
+        ("main", "GPT-4-0613", 2048),
+        ("main", "gpt-4-32k", 8192),
+        ("main", "gpt-4o-mini", 16384),
+        ("main", "gpt-4o", 4096),
+        ("main", "gpt-4-turbo", 4096),
+        ("main", "gpt-4-1106-preview", 4096),
+        ("main", "gpt-3.5-turbo-16k", 4096),
+        ("main", "gpt-3.5-turbo-1106", 4096),
+        ("main", "gpt-3.5-turbo", 1000),
+        ("main", "deepseek-r1", 1000),
+        ("v2.11.1", "gpt-4", 2048),
+        ("v2.11.1", "gpt-4-32k", 8192),
+        ("v2.11.1", "gpt-4o", 2048),
+        ("v2.11.1", "gpt-4o-mini", 2048),
+        ("v2.11.1", "gpt-3.5-turbo-16k", 4096),
+        ("v2.11.1", "gpt-3.5-turbo-1106", 1000),
+        ("v2.11.1", "deepseek-r1", 1000),
+    ],
+)
 def test_max_tokens_from_model_name(start, upstream, flavor, model, max_tokens):
     start(CHATGPT_WEB_STANDIN_FLAVOR=flavor, OPENAI_API_MODEL=model).chat()
     body = upstream.chat_requests()[-1]["body"]
@@ -425,8 +478,14 @@ def test_a_4096_token_answer_is_cut_with_gpt_4_and_finishes_with_gpt_4_32k(start
 
 
 def test_reasoning_content_is_dropped(start, upstream):
-    upstream.behaviour = {"chunks": [chunk(role="assistant", reasoning="Let me think"), chunk(reasoning=" hard."),
-                                     chunk("PONG"), chunk(finish="stop")]}
+    upstream.behaviour = {
+        "chunks": [
+            chunk(role="assistant", reasoning="Let me think"),
+            chunk(reasoning=" hard."),
+            chunk("PONG"),
+            chunk(finish="stop"),
+        ]
+    }
     lines = lines_of(start().chat()[1])
     assert [line["text"] for line in lines] == ["", "", "PONG", "PONG"]
     assert "Let me think" not in json.dumps([line["text"] for line in lines])
@@ -435,14 +494,21 @@ def test_reasoning_content_is_dropped(start, upstream):
 
 
 def test_inline_think_tags_are_kept_literally(start, upstream):
-    upstream.behaviour = {"chunks": [chunk("<think>\nhmm\n", role="assistant"), chunk("</think>\n\nPONG"), chunk(finish="stop")]}
+    upstream.behaviour = {
+        "chunks": [chunk("<think>\nhmm\n", role="assistant"), chunk("</think>\n\nPONG"), chunk(finish="stop")]
+    }
     assert lines_of(start().chat()[1])[-1]["text"] == "<think>\nhmm\n</think>\n\nPONG"
     upstream.behaviour = {"chunks": [chunk("hmm\n</think>\n\nPONG", role="assistant"), chunk(finish="stop")]}
     assert "</think>" in lines_of(start().chat()[1])[-1]["text"]
 
 
 def test_timeout_is_total_and_appends_the_error_without_newline(start, upstream):
-    upstream.behaviour = {"chunks": [chunk("PO", role="assistant"), chunk("NG")], "delay": 0.3, "done": False, "hang": 5}
+    upstream.behaviour = {
+        "chunks": [chunk("PO", role="assistant"), chunk("NG")],
+        "delay": 0.3,
+        "done": False,
+        "hang": 5,
+    }
     client = start(TIMEOUT_MS="450")
     began = time.monotonic()
     text = client.chat()[1]
@@ -463,11 +529,14 @@ def test_stream_without_done_waits_for_the_timeout(start, upstream):
     assert text.endswith('{"message":"OpenAI timed out waiting for response","data":null,"status":"Fail"}')
 
 
-@pytest.mark.parametrize("status, message", [
-    (401, "[OpenAI] 提供错误的API密钥 | Incorrect API key provided"),
-    (503, "[OpenAI] 服务器繁忙，请稍后再试 | Server is busy, please try again later"),
-    (400, "ChatGPT error 400: bad request"),
-])
+@pytest.mark.parametrize(
+    "status, message",
+    [
+        (401, "[OpenAI] 提供错误的API密钥 | Incorrect API key provided"),
+        (503, "[OpenAI] 服务器繁忙，请稍后再试 | Server is busy, please try again later"),
+        (400, "ChatGPT error 400: bad request"),
+    ],
+)
 def test_upstream_errors(start, upstream, status, message):
     upstream.behaviour = {"status": status, "error_body": "bad request"}
     assert json.loads(start().chat()[1]) == {"message": message, "data": None, "status": "Fail"}
@@ -476,8 +545,12 @@ def test_upstream_errors(start, upstream, status, message):
 def test_unreachable_upstream(start):
     port = dead_port()
     reply = json.loads(start(OPENAI_API_BASE_URL="http://127.0.0.1:%d" % port).chat()[1])
-    assert reply == {"message": "request to http://127.0.0.1:%d/v1/chat/completions failed, reason: connect ECONNREFUSED 127.0.0.1:%d"
-                     % (port, port), "data": None, "status": "Fail"}
+    assert reply == {
+        "message": "request to http://127.0.0.1:%d/v1/chat/completions failed, reason: connect ECONNREFUSED 127.0.0.1:%d"
+        % (port, port),
+        "data": None,
+        "status": "Fail",
+    }
 
 
 def test_rate_limit_per_ip_after_auth(start, upstream):
@@ -507,8 +580,9 @@ def test_rate_limit_unlimited_values(start, value):
 
 
 def test_chat_without_json_content_type_writes_empty_object(start, upstream):
-    status, _headers, text = start().post("/api/chat-process", raw=b"prompt=hi",
-                                          headers={"Content-Type": "text/plain", "Authorization": "Bearer " + KEY})
+    status, _headers, text = start().post(
+        "/api/chat-process", raw=b"prompt=hi", headers={"Content-Type": "text/plain", "Authorization": "Bearer " + KEY}
+    )
     assert (status, text) == (200, "{}")
     assert upstream.chat_requests() == []
 
@@ -521,6 +595,7 @@ def test_debug_log_prints_prompts_unless_disabled(start, capsys):
 
 
 # -- 1. proxies: HTTPS_PROXY / ALL_PROXY / SOCKS_PROXY_* carry every upstream call, NO_PROXY is ignored --------
+
 
 def _pipe(source, target):
     try:
@@ -557,7 +632,9 @@ class FakeProxy:
                 conn, _addr = self.sock.accept()
             except OSError:
                 return
-            threading.Thread(target=self._socks if self.kind == "socks" else self._http, args=(conn,), daemon=True).start()
+            threading.Thread(
+                target=self._socks if self.kind == "socks" else self._http, args=(conn,), daemon=True
+            ).start()
 
     def _tunnel(self, conn, host, port):
         upstream = socket.create_connection((host, port), timeout=5)
@@ -588,6 +665,7 @@ class FakeProxy:
             while len(data) < size:
                 data += conn.recv(size - len(data))
             return data
+
         _version, count = exact(2)
         methods = exact(count)
         record = {"methods": methods}
@@ -631,7 +709,9 @@ def test_https_proxy_tunnels_plain_http_upstream_calls_with_connect(start, upstr
     port = upstream.server_address[1]
     client = start(HTTPS_PROXY=proxy.url, NO_PROXY="127.0.0.1,localhost", no_proxy="*")
     assert lines_of(client.chat()[1])[-1]["text"] == "PONG"
-    assert proxy.seen == ["CONNECT 127.0.0.1:%d HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nConnection: close\r\n\r\n" % (port, port)]
+    assert proxy.seen == [
+        "CONNECT 127.0.0.1:%d HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nConnection: close\r\n\r\n" % (port, port)
+    ]
     headers = upstream.chat_requests()[-1]["headers"]  # what node-fetch sends, through the tunnel
     assert (headers["user-agent"], headers["accept"], headers["connection"]) == ("node-fetch", "*/*", "close")
     # /config's usage call goes through the same proxy
@@ -639,16 +719,30 @@ def test_https_proxy_tunnels_plain_http_upstream_calls_with_connect(start, upstr
     assert len(proxy.seen) == 2
 
 
-@pytest.mark.parametrize("case", ["all_proxy_when_https_proxy_empty", "https_proxy_before_all_proxy", "lowercase_ignored",
-                                  "socks_first", "socks_needs_a_port"])
+@pytest.mark.parametrize(
+    "case",
+    [
+        "all_proxy_when_https_proxy_empty",
+        "https_proxy_before_all_proxy",
+        "lowercase_ignored",
+        "socks_first",
+        "socks_needs_a_port",
+    ],
+)
 def test_proxy_precedence(start, upstream, proxies, case):
     http_proxy, socks_proxy, dead = proxies("http"), proxies("socks"), "http://127.0.0.1:%d" % dead_port()
     env, used = {
         "all_proxy_when_https_proxy_empty": ({"HTTPS_PROXY": "", "ALL_PROXY": http_proxy.url}, http_proxy),
         "https_proxy_before_all_proxy": ({"HTTPS_PROXY": http_proxy.url, "ALL_PROXY": dead}, http_proxy),
         "lowercase_ignored": ({"https_proxy": dead, "all_proxy": dead, "HTTP_PROXY": dead}, None),
-        "socks_first": ({"SOCKS_PROXY_HOST": "127.0.0.1", "SOCKS_PROXY_PORT": str(socks_proxy.port), "HTTPS_PROXY": dead}, socks_proxy),
-        "socks_needs_a_port": ({"SOCKS_PROXY_HOST": "127.0.0.1", "SOCKS_PROXY_PORT": "", "HTTPS_PROXY": http_proxy.url}, http_proxy),
+        "socks_first": (
+            {"SOCKS_PROXY_HOST": "127.0.0.1", "SOCKS_PROXY_PORT": str(socks_proxy.port), "HTTPS_PROXY": dead},
+            socks_proxy,
+        ),
+        "socks_needs_a_port": (
+            {"SOCKS_PROXY_HOST": "127.0.0.1", "SOCKS_PROXY_PORT": "", "HTTPS_PROXY": http_proxy.url},
+            http_proxy,
+        ),
     }[case]
     assert lines_of(start(**env).chat()[1])[-1]["text"] == "PONG"
     assert [len(p.seen) for p in (http_proxy, socks_proxy)] == [int(used is http_proxy), int(used is socks_proxy)]
@@ -656,11 +750,21 @@ def test_proxy_precedence(start, upstream, proxies, case):
 
 def test_socks5_proxy_resolves_the_host_name_and_gets_the_credentials(start, upstream, proxies):
     proxy = proxies("socks")
-    client = start(OPENAI_API_BASE_URL="http://localhost:%d" % upstream.server_address[1], SOCKS_PROXY_HOST="127.0.0.1",
-                   SOCKS_PROXY_PORT=str(proxy.port), SOCKS_PROXY_USERNAME="user", SOCKS_PROXY_PASSWORD="secret")
+    client = start(
+        OPENAI_API_BASE_URL="http://localhost:%d" % upstream.server_address[1],
+        SOCKS_PROXY_HOST="127.0.0.1",
+        SOCKS_PROXY_PORT=str(proxy.port),
+        SOCKS_PROXY_USERNAME="user",
+        SOCKS_PROXY_PASSWORD="secret",
+    )
     assert lines_of(client.chat()[1])[-1]["text"] == "PONG"
-    assert proxy.seen[0] == {"methods": b"\x00\x02", "auth": ("user", "secret"), "atyp": 3, "host": "localhost",
-                             "port": upstream.server_address[1]}
+    assert proxy.seen[0] == {
+        "methods": b"\x00\x02",
+        "auth": ("user", "secret"),
+        "atyp": 3,
+        "host": "localhost",
+        "port": upstream.server_address[1],
+    }
     config = client.json("/api/config", headers={"Authorization": "Bearer " + KEY})["data"]
     assert (config["socksProxy"], config["httpsProxy"]) == ("127.0.0.1:%d" % proxy.port, "-")
 
@@ -668,11 +772,18 @@ def test_socks5_proxy_resolves_the_host_name_and_gets_the_credentials(start, ups
 @pytest.mark.parametrize("kind", ["HTTPS_PROXY", "ALL_PROXY", "SOCKS"])
 def test_dead_proxy_fails_every_chat(start, upstream, kind):
     port = dead_port()
-    env = {"SOCKS_PROXY_HOST": "127.0.0.1", "SOCKS_PROXY_PORT": str(port)} if kind == "SOCKS" else {kind: "http://127.0.0.1:%d" % port}
+    env = (
+        {"SOCKS_PROXY_HOST": "127.0.0.1", "SOCKS_PROXY_PORT": str(port)}
+        if kind == "SOCKS"
+        else {kind: "http://127.0.0.1:%d" % port}
+    )
     client = start(**env)
     assert json.loads(client.chat()[1]) == {
-        "message": "request to %s/v1/chat/completions failed, reason: connect ECONNREFUSED 127.0.0.1:%d" % (upstream.url, port),
-        "data": None, "status": "Fail"}
+        "message": "request to %s/v1/chat/completions failed, reason: connect ECONNREFUSED 127.0.0.1:%d"
+        % (upstream.url, port),
+        "data": None,
+        "status": "Fail",
+    }
     assert upstream.chat_requests() == []
     assert client.json("/api/config", headers={"Authorization": "Bearer " + KEY})["data"]["usage"] == "-"
 
@@ -684,7 +795,9 @@ def test_empty_proxy_values_mean_no_proxy(start):
     assert client.json("/api/config", headers={"Authorization": "Bearer " + KEY})["data"]["httpsProxy"] == ""
 
 
-@pytest.mark.parametrize("status, message", [("407", "ChatGPT error 407: "), ("502", "[OpenAI] 错误的网关 |  Bad Gateway")])
+@pytest.mark.parametrize(
+    "status, message", [("407", "ChatGPT error 407: "), ("502", "[OpenAI] 错误的网关 |  Bad Gateway")]
+)
 def test_proxy_refusing_connect_reads_as_the_upstream_answer(start, upstream, proxies, status, message):
     proxy = proxies("refuse:" + status)
     user_url = proxy.url.replace("http://", "http://us%40er:pw@")
@@ -694,25 +807,31 @@ def test_proxy_refusing_connect_reads_as_the_upstream_answer(start, upstream, pr
 
 # -- 2. a broken stream is not an error for the client: it waits for TIMEOUT_MS ------------------------------
 
+
 @pytest.mark.parametrize("ending", ["reset", "close"])
 def test_stream_broken_mid_answer_waits_for_the_timeout(start, upstream, ending):
-    upstream.behaviour = {"script": [sse(chunk("PO", role="assistant")), 0.05, sse(chunk("NG")), 0.05]
-                          + (["reset"] if ending == "reset" else [])}
+    upstream.behaviour = {
+        "script": [sse(chunk("PO", role="assistant")), 0.05, sse(chunk("NG")), 0.05]
+        + (["reset"] if ending == "reset" else [])
+    }
     client = start(TIMEOUT_MS="700")
     began = time.monotonic()
     text = client.chat()[1]
     assert 0.65 < time.monotonic() - began < 3, "the real client hangs until TIMEOUT_MS, then reports a timeout"
     assert text.endswith("}" + TIMEOUT_ERROR), "appended to the partial answer without a newline"
-    assert [json.loads(line)["text"] for line in text[:-len(TIMEOUT_ERROR)].split("\n")] == ["PO", "PONG"]
+    assert [json.loads(line)["text"] for line in text[: -len(TIMEOUT_ERROR)].split("\n")] == ["PO", "PONG"]
     # the partial answer is not stored: a follow-up finds no parent and sends no history
     client.chat("next", options={"parentMessageId": "chatcmpl-lab1"}, systemMessage="S")
     assert [m["role"] for m in upstream.chat_requests()[-1]["body"]["messages"]] == ["system", "user"]
 
 
-@pytest.mark.parametrize("raw, message, seconds", [
-    ("-5", "Expected `milliseconds` to be a positive number, got `-5`", (0, 1)),
-    ("99999999999", "OpenAI timed out waiting for response", (0, 1)),  # setTimeout overflow: 1 ms
-])
+@pytest.mark.parametrize(
+    "raw, message, seconds",
+    [
+        ("-5", "Expected `milliseconds` to be a positive number, got `-5`", (0, 1)),
+        ("99999999999", "OpenAI timed out waiting for response", (0, 1)),  # setTimeout overflow: 1 ms
+    ],
+)
 def test_timeout_ms_edge_values(start, upstream, raw, message, seconds):
     upstream.behaviour = {"chunks": [chunk("PONG", role="assistant"), chunk(finish="stop")], "delay": 0.3}
     began = time.monotonic()
@@ -724,19 +843,45 @@ def test_timeout_ms_edge_values(start, upstream, raw, message, seconds):
 
 # (text, tokens) as the real client's tokenizer counts them
 CL100K_COUNTS = [
-    ("hello world", 2), ("Hello, world! It's 2023; we'll see.", 14), ("你好，世界！今天天气很好。", 16),
-    ("  leading and trailing  ", 5), ("a\n\nb\r\n\r\n  c   \n", 7), ("x" * 30000, 3750),
-    ("\U0001f642\U0001f643 emoji \U0001f44d\U0001f3fd test", 12), ("1234567890 12 3.14159 1e10", 15),
-    ("don'T WON'T I'M YOU'RE I'VE SHE'LL HE'D 'sup", 18), ("tab\tsep\tvalues\n", 5), ("€100 £50 ¥1000", 7),
-    ("def f(x):\n    return x ** 2  # square\n", 14), ("Ünïcödé façade naïve café", 12), ("Русский текст и English", 7),
-    ("中文English混合123数字", 8), ("一二三四五六七八九十百千万", 19), ("   \n\n\n   ", 3), ("\u3000全角空格\u3000", 6),
-    ("a\u00a0b\u2003c", 6), ("\u0085next\u2028line", 6), ("<|endoftext|>hi", 1), ("$hello _world @name #tag", 8),
-    ("''''''", 3), ("...!!!???", 3), (" \n x", 2), ("\ud800 lone", 2), ("\u017f '\u017f 'S", 7),
-    ("\x1c\x1d\x1e\x1f spaces?", 6), ("x\u200by", 3), ("\t\thello", 3), ("  \t  world", 2),
+    ("hello world", 2),
+    ("Hello, world! It's 2023; we'll see.", 14),
+    ("你好，世界！今天天气很好。", 16),
+    ("  leading and trailing  ", 5),
+    ("a\n\nb\r\n\r\n  c   \n", 7),
+    ("x" * 30000, 3750),
+    ("\U0001f642\U0001f643 emoji \U0001f44d\U0001f3fd test", 12),
+    ("1234567890 12 3.14159 1e10", 15),
+    ("don'T WON'T I'M YOU'RE I'VE SHE'LL HE'D 'sup", 18),
+    ("tab\tsep\tvalues\n", 5),
+    ("€100 £50 ¥1000", 7),
+    ("def f(x):\n    return x ** 2  # square\n", 14),
+    ("Ünïcödé façade naïve café", 12),
+    ("Русский текст и English", 7),
+    ("中文English混合123数字", 8),
+    ("一二三四五六七八九十百千万", 19),
+    ("   \n\n\n   ", 3),
+    ("\u3000全角空格\u3000", 6),
+    ("a\u00a0b\u2003c", 6),
+    ("\u0085next\u2028line", 6),
+    ("<|endoftext|>hi", 1),
+    ("$hello _world @name #tag", 8),
+    ("''''''", 3),
+    ("...!!!???", 3),
+    (" \n x", 2),
+    ("\ud800 lone", 2),
+    ("\u017f '\u017f 'S", 7),
+    ("\x1c\x1d\x1e\x1f spaces?", 6),
+    ("x\u200by", 3),
+    ("\t\thello", 3),
+    ("  \t  world", 2),
     ("Instructions:\nBe brief.\n\nUser:\n" + "x" * 30000, 3757),
     ("Instructions:\nBe brief.\n\nUser:\n" + ENGLISH[:27000], 6008),
     ("Instructions:\nBe brief.\n\nUser:\n" + ENGLISH[:28000], 6230),
-    ("Instructions:\nBe brief.\n\nUser:\n" + ("我们的用户用中文聊天，模型部署在阿里云PAI-EAS上，经过one-api网关。" * 200)[:5000], 4257),
+    (
+        "Instructions:\nBe brief.\n\nUser:\n"
+        + ("我们的用户用中文聊天，模型部署在阿里云PAI-EAS上，经过one-api网关。" * 200)[:5000],
+        4257,
+    ),
 ]
 
 
@@ -757,10 +902,14 @@ def test_cl100k_counts_match_the_real_tokenizer(cl100k):
 
 
 @pytest.mark.parametrize("prompt, kept", [("x" * 30000, True), (ENGLISH[:27000], True), (ENGLISH[:28000], False)])
-def test_30kb_prompt_kept_or_dropped_like_upstream_under_the_gpt_4_budget(start, upstream, cl100k, capsys, prompt, kept):
+def test_30kb_prompt_kept_or_dropped_like_upstream_under_the_gpt_4_budget(
+    start, upstream, cl100k, capsys, prompt, kept
+):
     # gpt-4: 8192 - 2048 = 6144 tokens for the prompt; the real client keeps 30000 "x" (3757 tokens with the
     # system message) and 27000 characters of English (6008), and drops 28000 characters (6230)
-    start(tokenizer=cl100k, OPENAI_API_MODEL="gpt-4", OPENAI_API_DISABLE_DEBUG=None).chat(prompt, systemMessage="Be brief.")
+    start(tokenizer=cl100k, OPENAI_API_MODEL="gpt-4", OPENAI_API_DISABLE_DEBUG=None).chat(
+        prompt, systemMessage="Be brief."
+    )
     messages = upstream.chat_requests()[-1]["body"]["messages"]
     assert [m["role"] for m in messages] == (["system", "user"] if kept else ["system"])
     expected = dict(CL100K_COUNTS)["Instructions:\nBe brief.\n\nUser:\n" + prompt] if kept else 0  # numTokens stays 0
@@ -769,7 +918,10 @@ def test_30kb_prompt_kept_or_dropped_like_upstream_under_the_gpt_4_budget(start,
 
 def test_special_token_in_the_prompt_fails_the_chat(start, upstream):
     assert json.loads(start().chat("say <|endofprompt|> now")[1]) == {
-        "message": "The text contains a special token that is not allowed: <|endofprompt|>", "data": None, "status": "Fail"}
+        "message": "The text contains a special token that is not allowed: <|endofprompt|>",
+        "data": None,
+        "status": "Fail",
+    }
     assert upstream.chat_requests() == []
     start().chat("a<|endoftext|>b")  # removed before counting: allowed, and sent as it is
     assert upstream.chat_requests()[-1]["body"]["messages"][-1]["content"] == "a<|endoftext|>b"
@@ -787,10 +939,18 @@ def test_estimate_without_the_ranks(text, real):
 
 # -- 4. UTF-8 split across reads: decoded per read, as Buffer#toString does in the real client -------------
 
-@pytest.mark.parametrize("char, cut, expected", [
-    ("好", 1, "你\ufffd\ufffd\ufffd世界"),   # E5 | A5 BD: one U+FFFD for the lead byte, one per orphan continuation byte
-    ("世", 2, "你好\ufffd\ufffd界"),          # E4 B8 | 96
-])
+
+@pytest.mark.parametrize(
+    "char, cut, expected",
+    [
+        (
+            "好",
+            1,
+            "你\ufffd\ufffd\ufffd世界",
+        ),  # E5 | A5 BD: one U+FFFD for the lead byte, one per orphan continuation byte
+        ("世", 2, "你好\ufffd\ufffd界"),  # E4 B8 | 96
+    ],
+)
 def test_utf8_character_split_across_two_reads_is_garbled(start, upstream, char, cut, expected):
     whole = sse(chunk("你好世界", role="assistant"))
     at = whole.index(char.encode()) + cut

@@ -49,8 +49,13 @@ def emulator_fixture():
         '--gateway-warmup-seconds',
         str(WARMUP),
     ]
-    env = dict(os.environ, NO_PROXY='127.0.0.1,localhost', no_proxy='127.0.0.1,localhost', PYTHONDONTWRITEBYTECODE='1',
-               PYTHONPATH=str(LAB))
+    env = dict(
+        os.environ,
+        NO_PROXY='127.0.0.1,localhost',
+        no_proxy='127.0.0.1,localhost',
+        PYTHONDONTWRITEBYTECODE='1',
+        PYTHONPATH=str(LAB),
+    )
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)  # pylint: disable=consider-using-with
     try:
         line = proc.stdout.readline()

@@ -36,6 +36,7 @@ from oneapi_standin import gojson  # noqa: E402  pylint: disable=wrong-import-po
 # ---------------------------------------------------------------------------------------------------------------------
 # fake upstream (EAS / vLLM-like)
 
+
 class FakeUpstreamHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.0"
 
@@ -56,21 +57,35 @@ class FakeUpstreamHandler(BaseHTTPRequestHandler):
 
     def do_GET(self):  # noqa: N802  pylint: disable=invalid-name
         self.server.requests.append({"path": self.path, "headers": dict(self.headers), "body": None, "method": "GET"})
-        answer = {"model": "redirected", "choices": [], "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}}
+        answer = {
+            "model": "redirected",
+            "choices": [],
+            "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+        }
         self._send(200, "application/json", json.dumps(answer).encode())
 
     def do_POST(self):  # noqa: N802  pylint: disable=invalid-name
         body = self._body()
-        self.server.requests.append({"path": self.path, "headers": dict(self.headers), "body": json.loads(body or b"null")})
+        self.server.requests.append(
+            {"path": self.path, "headers": dict(self.headers), "body": json.loads(body or b"null")}
+        )
         if self.path == "/v1/redirected":
             self._send(200, "application/json", json.dumps({"model": "redirected-post", "choices": []}).encode())
             return
         if self.path != "/v1/chat/completions":
-            self._send(404, "application/json", json.dumps({"error": {"message": f"no route {self.path}", "type": "not_found"}}).encode())
+            self._send(
+                404,
+                "application/json",
+                json.dumps({"error": {"message": f"no route {self.path}", "type": "not_found"}}).encode(),
+            )
             return
         request = json.loads(body)
         if self.headers.get("Authorization") == "Bearer bad-key":
-            self._send(401, "application/json", b'{"error":{"message":"Incorrect API key","type":"invalid_request_error","code":"invalid_api_key"}}')
+            self._send(
+                401,
+                "application/json",
+                b'{"error":{"message":"Incorrect API key","type":"invalid_request_error","code":"invalid_api_key"}}',
+            )
             return
         if request["model"] == "plain-503":
             self._send(503, "text/plain", b"no healthy upstream")
@@ -96,17 +111,34 @@ class FakeUpstreamHandler(BaseHTTPRequestHandler):
             self.send_response(200)
             self.send_header("Content-Type", "text/event-stream")
             self.end_headers()
-            for item in ({"choices": [{"index": 0, "delta": {"role": "assistant", "reasoning_content": "think"}}], "model": request["model"]},
-                         {"choices": [{"index": 0, "delta": {"content": "PONG"}, "finish_reason": "stop"}], "model": request["model"]},
-                         {"choices": [], "usage": {"prompt_tokens": 5, "completion_tokens": 2, "total_tokens": 7}}):
+            for item in (
+                {
+                    "choices": [{"index": 0, "delta": {"role": "assistant", "reasoning_content": "think"}}],
+                    "model": request["model"],
+                },
+                {
+                    "choices": [{"index": 0, "delta": {"content": "PONG"}, "finish_reason": "stop"}],
+                    "model": request["model"],
+                },
+                {"choices": [], "usage": {"prompt_tokens": 5, "completion_tokens": 2, "total_tokens": 7}},
+            ):
                 self.wfile.write(b"data: " + json.dumps(item).encode() + b"\n\n")
                 self.wfile.flush()
             self.wfile.write(b"data: [DONE]\n\n")
             return
-        answer = {"id": "chatcmpl-1", "object": "chat.completion", "model": request["model"],
-                  "choices": [{"index": 0, "message": {"role": "assistant", "content": "PONG", "reasoning_content": "think"},
-                               "finish_reason": "stop"}],
-                  "usage": {"prompt_tokens": 5, "completion_tokens": 2, "total_tokens": 7}}
+        answer = {
+            "id": "chatcmpl-1",
+            "object": "chat.completion",
+            "model": request["model"],
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": "PONG", "reasoning_content": "think"},
+                    "finish_reason": "stop",
+                }
+            ],
+            "usage": {"prompt_tokens": 5, "completion_tokens": 2, "total_tokens": 7},
+        }
         self._send(200, "application/json", json.dumps(answer).encode(), [("X-Upstream", "fake")])
 
     def _send(self, status, content_type, payload, extra=()):
@@ -133,6 +165,7 @@ def upstream():
 
 # ---------------------------------------------------------------------------------------------------------------------
 # stand-in process and a small client
+
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
     def redirect_request(self, req, fp, code, msg, headers, newurl):
@@ -180,25 +213,65 @@ def encoder_cache(directory):
 
 
 def standin_env(data_dir, env=None):
-    full_env = {k: v for k, v in os.environ.items() if k not in ("PORT", "SESSION_SECRET", "SQLITE_PATH", "INITIAL_ROOT_TOKEN",
-                                                                 "SQL_DSN", "REDIS_CONN_STRING", "SYNC_FREQUENCY", "DATA_GYM_CACHE_DIR")}
-    full_env.update({"GLOBAL_API_RATE_LIMIT": "100000", "GLOBAL_WEB_RATE_LIMIT": "100000", "PYTHONPATH": str(LAB),
-                     "TIKTOKEN_CACHE_DIR": str(encoder_cache(Path(data_dir) / "tiktoken"))})
+    full_env = {
+        k: v
+        for k, v in os.environ.items()
+        if k
+        not in (
+            "PORT",
+            "SESSION_SECRET",
+            "SQLITE_PATH",
+            "INITIAL_ROOT_TOKEN",
+            "SQL_DSN",
+            "REDIS_CONN_STRING",
+            "SYNC_FREQUENCY",
+            "DATA_GYM_CACHE_DIR",
+        )
+    }
+    full_env.update(
+        {
+            "GLOBAL_API_RATE_LIMIT": "100000",
+            "GLOBAL_WEB_RATE_LIMIT": "100000",
+            "PYTHONPATH": str(LAB),
+            "TIKTOKEN_CACHE_DIR": str(encoder_cache(Path(data_dir) / "tiktoken")),
+        }
+    )
     full_env.update(env or {})
     return full_env
 
 
 def run_standin(data_dir, env=None, args=(), timeout=30):
     """Run the stand-in to its end (a start that fails, --version); returns the CompletedProcess."""
-    return subprocess.run([sys.executable, "-m", "oneapi_standin", "--host", "127.0.0.1", "--port", "0", "--data-dir", str(data_dir),
-                           *args], env=standin_env(data_dir, env), capture_output=True, text=True, timeout=timeout, check=False)
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "oneapi_standin",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--data-dir",
+            str(data_dir),
+            *args,
+        ],
+        env=standin_env(data_dir, env),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
 
 
 class Standin:
     def __init__(self, data_dir, env=None):
-        self.proc = subprocess.Popen([sys.executable, "-m", "oneapi_standin", "--host", "127.0.0.1", "--port", "0", "--data-dir",
-                                      str(data_dir)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=standin_env(data_dir, env),
-                                     text=True)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "oneapi_standin", "--host", "127.0.0.1", "--port", "0", "--data-dir", str(data_dir)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            env=standin_env(data_dir, env),
+            text=True,
+        )
         self.log = []
         for line in self.proc.stdout:
             self.log.append(line)
@@ -278,6 +351,7 @@ def chat(client, key, model, stream=False, content_type="application/json", **ex
 # ---------------------------------------------------------------------------------------------------------------------
 # management API
 
+
 def test_empty_database_gets_root_123456_and_login_sets_session_cookie(shared):
     client = shared.client()
     status, answer = client.json("GET", "/api/status")
@@ -346,18 +420,33 @@ def test_trailing_slash_redirects(root):
 
 
 def test_channel_create_without_id_key_write_only_and_partial_update(root):
-    channel = add_channel(root, name="eas-partial", type=36, key="secret-eas-token", base_url="http://old", models="gpt-4,deepseek-chat",
-                          model_mapping=json.dumps({"gpt-4": SERVED}))
+    channel = add_channel(
+        root,
+        name="eas-partial",
+        type=36,
+        key="secret-eas-token",
+        base_url="http://old",
+        models="gpt-4,deepseek-chat",
+        model_mapping=json.dumps({"gpt-4": SERVED}),
+    )
     assert channel["key"] == "" and channel["group"] == "default" and channel["status"] == 1
-    _status, prefix = root.json("GET", "/api/channel/search?keyword=EAS-part")  # prefix LIKE, case-insensitive on SQLite
+    _status, prefix = root.json(
+        "GET", "/api/channel/search?keyword=EAS-part"
+    )  # prefix LIKE, case-insensitive on SQLite
     assert channel["id"] in [c["id"] for c in prefix["data"]]
     assert root.json("GET", f"/api/channel/{channel['id']}")[1]["data"]["key"] == ""
     _status, page = root.json("GET", "/api/channel/?p=0")
     assert all(c["key"] == "" for c in page["data"])
-    _status, answer = root.json("PUT", "/api/channel/", {"id": channel["id"], "base_url": "http://new", "models": "", "status": 0})
+    _status, answer = root.json(
+        "PUT", "/api/channel/", {"id": channel["id"], "base_url": "http://new", "models": "", "status": 0}
+    )
     assert answer["success"] and answer["data"]["key"] == "secret-eas-token"  # only the PUT echo shows the key
     stored = root.json("GET", f"/api/channel/{channel['id']}")[1]["data"]
-    assert stored["base_url"] == "http://new" and stored["models"] == "gpt-4,deepseek-chat" and stored["name"] == "eas-partial"
+    assert (
+        stored["base_url"] == "http://new"
+        and stored["models"] == "gpt-4,deepseek-chat"
+        and stored["name"] == "eas-partial"
+    )
     assert stored["model_mapping"] == json.dumps({"gpt-4": SERVED}) and stored["status"] == 1
     assert root.json("DELETE", f"/api/channel/{channel['id']}")[1]["success"] is True
     assert root.json("DELETE", "/api/channel/999999")[1]["success"] is True  # even when missing
@@ -367,7 +456,9 @@ def test_channel_create_without_id_key_write_only_and_partial_update(root):
 def test_channel_pages_of_ten_newest_first(start, tmp_path):
     client = start(tmp_path).client()
     client.login()
-    add_channel(client, name="batch", type=8, key="\n".join(f"k{i}" for i in range(23)), models="m", base_url="http://x")
+    add_channel(
+        client, name="batch", type=8, key="\n".join(f"k{i}" for i in range(23)), models="m", base_url="http://x"
+    )
     pages = [client.json("GET", f"/api/channel/?p={p}")[1]["data"] for p in range(4)]
     assert [len(page) for page in pages] == [10, 10, 3, 0] and pages[3] == []
     ids = [c["id"] for page in pages for c in page]
@@ -375,8 +466,11 @@ def test_channel_pages_of_ten_newest_first(start, tmp_path):
 
 
 def test_duplicated_model_name_breaks_creation_and_leaves_orphan(root, upstream):
-    status, answer = root.json("POST", "/api/channel/", {"name": "dup-models", "type": 8, "key": "k", "models": "dup-m,dup-m",
-                                                         "base_url": upstream.url})
+    status, answer = root.json(
+        "POST",
+        "/api/channel/",
+        {"name": "dup-models", "type": 8, "key": "k", "models": "dup-m,dup-m", "base_url": upstream.url},
+    )
     assert status == 200 and answer["success"] is False and "UNIQUE" in answer["message"]
     assert len(find_channel(root, "dup-models")) == 1  # the channel row was committed anyway
     token = add_token(root, "dup-tok")
@@ -385,18 +479,29 @@ def test_duplicated_model_name_breaks_creation_and_leaves_orphan(root, upstream)
 
 
 def test_token_create_list_and_full_overwrite_update(root, shared):
-    _status, created = root.json("POST", "/api/token/", {"name": "tok-a", "remain_quota": 500000, "unlimited_quota": False})
+    _status, created = root.json(
+        "POST", "/api/token/", {"name": "tok-a", "remain_quota": 500000, "unlimited_quota": False}
+    )
     token = created["data"]
-    assert created["success"] and re.fullmatch(r"[0-9A-Za-z]{48}", token["key"]) and token["expired_time"] == -1 and token["status"] == 1
+    assert (
+        created["success"]
+        and re.fullmatch(r"[0-9A-Za-z]{48}", token["key"])
+        and token["expired_time"] == -1
+        and token["status"] == 1
+    )
     _status, listed = root.json("GET", "/api/token/?p=0")
     assert listed["data"][0]["id"] == token["id"] and listed["data"][0]["key"] == token["key"]
     _status, found = root.json("GET", "/api/token/search?keyword=tok-")
     assert [t["key"] for t in found["data"] if t["id"] == token["id"]] == [token["key"]]
-    _status, updated = root.json("PUT", "/api/token/", {"id": token["id"], "name": "tok-b"})  # everything else becomes zero
+    _status, updated = root.json(
+        "PUT", "/api/token/", {"id": token["id"], "name": "tok-b"}
+    )  # everything else becomes zero
     assert updated["success"] and updated["data"]["expired_time"] == 0 and updated["data"]["remain_quota"] == 0
     status, _status, body = root.call("GET", "/v1/models", headers={"Authorization": "Bearer sk-" + token["key"]})
     assert status == 401 and "该令牌已过期" in json.loads(body)["error"]["message"]
-    _status, fixed = root.json("PUT", "/api/token/", {"id": token["id"], "name": "tok-b", "expired_time": -1, "unlimited_quota": True})
+    _status, fixed = root.json(
+        "PUT", "/api/token/", {"id": token["id"], "name": "tok-b", "expired_time": -1, "unlimited_quota": True}
+    )
     assert fixed["data"]["status"] == 3  # a full update does not touch status
     _status, enabled = root.json("PUT", "/api/token/?status_only=1", {"id": token["id"], "status": 1})
     assert enabled["success"] and enabled["data"]["status"] == 1 and enabled["data"]["name"] == "tok-b"
@@ -416,8 +521,9 @@ def test_login_rate_limit_is_per_ip_with_empty_429(start, tmp_path):
     assert status == 429 and body == b""
     status, _headers, _body = client.call("POST", "/api/user/login", {"username": "root", "password": "123456"})
     assert status == 429 and client.cookie is None  # still blocked, even with the right password
-    status, answer = client.json("POST", "/api/user/login", {"username": "root", "password": "123456"},
-                                 headers={"X-Forwarded-For": "10.9.8.7"})
+    status, answer = client.json(
+        "POST", "/api/user/login", {"username": "root", "password": "123456"}, headers={"X-Forwarded-For": "10.9.8.7"}
+    )
     assert status == 200 and answer["success"] is True
 
 
@@ -453,10 +559,18 @@ def test_data_survives_restart_but_sessions_need_session_secret(start, tmp_path)
 # ---------------------------------------------------------------------------------------------------------------------
 # relay
 
+
 @pytest.fixture(name="routed")
 def routed_fixture(root, upstream):
-    channel = add_channel(root, name="eas-relay", type=8, key="eas-service-token", base_url=upstream.url, models="gpt-4",
-                          model_mapping=json.dumps({"gpt-4": SERVED}))
+    channel = add_channel(
+        root,
+        name="eas-relay",
+        type=8,
+        key="eas-service-token",
+        base_url=upstream.url,
+        models="gpt-4",
+        model_mapping=json.dumps({"gpt-4": SERVED}),
+    )
     token = add_token(root, "relay-tok")
     upstream.requests.clear()
     yield channel, token
@@ -468,7 +582,9 @@ def test_relay_applies_model_mapping_and_channel_key(root, upstream, routed):
     status, headers, body = chat(root, "sk-" + token["key"], "gpt-4", temperature=0, stop=["x"])
     assert status == 200 and headers["X-Upstream"] == "fake" and headers["X-Oneapi-Request-Id"]
     answer = json.loads(body)
-    assert answer["model"] == SERVED and answer["choices"][0]["message"]["reasoning_content"] == "think"  # verbatim body
+    assert (
+        answer["model"] == SERVED and answer["choices"][0]["message"]["reasoning_content"] == "think"
+    )  # verbatim body
     seen = upstream.requests[-1]
     assert seen["path"] == "/v1/chat/completions" and seen["headers"]["Authorization"] == "Bearer eas-service-token"
     assert seen["body"]["model"] == SERVED
@@ -491,7 +607,11 @@ def test_relay_unknown_model_and_missing_content_type_give_503(root, routed):
     _status, token = routed
     status, _status, body = chat(root, "sk-" + token["key"], "no-such-model")
     error = json.loads(body)["error"]
-    assert status == 503 and error["type"] == "one_api_error" and "当前分组 default 下对于模型 no-such-model 无可用渠道" in error["message"]
+    assert (
+        status == 503
+        and error["type"] == "one_api_error"
+        and "当前分组 default 下对于模型 no-such-model 无可用渠道" in error["message"]
+    )
     status, _status, body = chat(root, "sk-" + token["key"], "gpt-4", content_type=None)
     assert status == 503 and "对于模型  无可用渠道" in json.loads(body)["error"]["message"]
     status, _status, body = chat(root, "sk-invalid", "gpt-4")
@@ -522,7 +642,9 @@ def test_channel_test_endpoint_calls_upstream(root, upstream, routed):
 
 
 def test_memory_cache_delays_new_channels_and_initial_root_token(start, tmp_path, upstream):
-    standin = start(tmp_path, {"MEMORY_CACHE_ENABLED": "true", "SYNC_FREQUENCY": "1", "INITIAL_ROOT_TOKEN": "labRootToken0123"})
+    standin = start(
+        tmp_path, {"MEMORY_CACHE_ENABLED": "true", "SYNC_FREQUENCY": "1", "INITIAL_ROOT_TOKEN": "labRootToken0123"}
+    )
     client = standin.client()
     client.login()
     _status, initial = client.json("GET", "/api/token/1")
@@ -540,23 +662,27 @@ def test_memory_cache_delays_new_channels_and_initial_root_token(start, tmp_path
 # ---------------------------------------------------------------------------------------------------------------------
 # differences found against the upstream v0.6.6 binary, now reproduced
 
-@pytest.mark.parametrize("raw, mode, message", [
-    (b'{"name": x}', "decoder", "invalid character 'x' looking for beginning of value"),
-    (b'{bad', "unmarshal", "invalid character 'b' looking for beginning of object key string"),
-    (b'{"name":"a",}', "decoder", "invalid character '}' looking for beginning of object key string"),
-    (b'{"name" "a"}', "decoder", "invalid character '\"' after object key"),
-    (b'{"a":1 "b":2}', "decoder", "invalid character '\"' after object key:value pair"),
-    (b'[1 2]', "decoder", "invalid character '2' after array element"),
-    (b'{"name":tru}', "decoder", "invalid character '}' in literal true (expecting 'e')"),
-    (b'{"type":-}', "decoder", "invalid character '}' in numeric literal"),
-    (b'{"type":1e}', "decoder", "invalid character '}' in exponent of numeric literal"),
-    (b'{"a":"\\q"}', "decoder", "invalid character 'q' in string escape code"),
-    (b'{"a":"x\ny"}', "decoder", "invalid character '\\n' in string literal"),
-    (b'{"name":"a"', "decoder", "unexpected EOF"),
-    (b'{"name":"a"', "unmarshal", "unexpected end of JSON input"),
-    (b'  ', "decoder", "EOF"),
-    (b'{"a":1} zz', "unmarshal", "invalid character 'z' after top-level value"),
-])
+
+@pytest.mark.parametrize(
+    "raw, mode, message",
+    [
+        (b'{"name": x}', "decoder", "invalid character 'x' looking for beginning of value"),
+        (b'{bad', "unmarshal", "invalid character 'b' looking for beginning of object key string"),
+        (b'{"name":"a",}', "decoder", "invalid character '}' looking for beginning of object key string"),
+        (b'{"name" "a"}', "decoder", "invalid character '\"' after object key"),
+        (b'{"a":1 "b":2}', "decoder", "invalid character '\"' after object key:value pair"),
+        (b'[1 2]', "decoder", "invalid character '2' after array element"),
+        (b'{"name":tru}', "decoder", "invalid character '}' in literal true (expecting 'e')"),
+        (b'{"type":-}', "decoder", "invalid character '}' in numeric literal"),
+        (b'{"type":1e}', "decoder", "invalid character '}' in exponent of numeric literal"),
+        (b'{"a":"\\q"}', "decoder", "invalid character 'q' in string escape code"),
+        (b'{"a":"x\ny"}', "decoder", "invalid character '\\n' in string literal"),
+        (b'{"name":"a"', "decoder", "unexpected EOF"),
+        (b'{"name":"a"', "unmarshal", "unexpected end of JSON input"),
+        (b'  ', "decoder", "EOF"),
+        (b'{"a":1} zz', "unmarshal", "invalid character 'z' after top-level value"),
+    ],
+)
 def test_go_json_syntax_errors(raw, mode, message):
     with pytest.raises(gojson.BindError) as caught:
         gojson.go_decode(raw, mode)
@@ -574,10 +700,17 @@ def test_go_json_decoder_ignores_trailing_data_and_reports_type_errors():
 
 
 def test_channel_json_errors_and_trailing_garbage_like_gin(root):
-    status, answer = root.json("POST", "/api/channel/", raw=b'{"name":"a",}', headers={"Content-Type": "application/json"})
-    assert status == 200 and answer == {"message": "invalid character '}' looking for beginning of object key string", "success": False}
+    status, answer = root.json(
+        "POST", "/api/channel/", raw=b'{"name":"a",}', headers={"Content-Type": "application/json"}
+    )
+    assert status == 200 and answer == {
+        "message": "invalid character '}' looking for beginning of object key string",
+        "success": False,
+    }
     raw = b'{"name":"trailing-ok","type":8,"key":"k","models":"trailing-m"} garbage'
-    assert root.json("POST", "/api/channel/", raw=raw, headers={"Content-Type": "application/json"})[1]["success"] is True
+    assert (
+        root.json("POST", "/api/channel/", raw=raw, headers={"Content-Type": "application/json"})[1]["success"] is True
+    )
     channel = find_channel(root, "trailing-ok")[0]
     assert root.json("DELETE", "/api/channel/abc")[1] == {"message": "WHERE conditions required", "success": False}
     assert root.json("DELETE", "/api/channel/0")[1] == {"message": "WHERE conditions required", "success": False}
@@ -600,17 +733,27 @@ def test_options_in_map_order_with_upstream_ratios_and_bad_ratio_kept(start, tmp
     assert client.json("PUT", "/api/option/", {"key": "ServerAddress", "value": ""})[1]["success"] is True
     assert client.json("GET", "/api/status")[1]["data"]["server_address"] == ""
     assert client.json("PUT", "/api/option/", {"key": "EmailDomainWhitelist", "value": ""})[1]["success"] is True
-    assert client.json("PUT", "/api/option/", {"key": "EmailDomainRestrictionEnabled", "value": "true"})[1]["success"] is True
+    assert (
+        client.json("PUT", "/api/option/", {"key": "EmailDomainRestrictionEnabled", "value": "true"})[1]["success"]
+        is True
+    )
 
 
 def test_cors_on_relay_routes_and_no_route(root):
     origin = {"Origin": "http://elsewhere.example", "Access-Control-Request-Method": "POST"}
     status, headers, body = root.call("OPTIONS", "/v1/chat/completions", headers=origin)
     assert status == 204 and body == b"" and headers["Access-Control-Allow-Origin"] == "*"
-    assert headers["Access-Control-Max-Age"] == "43200" and headers["Access-Control-Allow-Methods"] == "GET,POST,PUT,DELETE,OPTIONS"
+    assert (
+        headers["Access-Control-Max-Age"] == "43200"
+        and headers["Access-Control-Allow-Methods"] == "GET,POST,PUT,DELETE,OPTIONS"
+    )
     assert root.call("OPTIONS", "/api/status", headers=origin)[0] == 204  # no OPTIONS route: NoRoute runs CORS first
     status, headers, _body = root.call("GET", "/v1/models", headers={"Origin": "http://elsewhere.example"})
-    assert status == 401 and headers["Access-Control-Allow-Credentials"] == "true" and headers["Access-Control-Allow-Origin"] == "*"
+    assert (
+        status == 401
+        and headers["Access-Control-Allow-Credentials"] == "true"
+        and headers["Access-Control-Allow-Origin"] == "*"
+    )
     status, headers, _body = root.call("GET", "/api/status", headers={"Origin": "http://elsewhere.example"})
     assert status == 200 and "Access-Control-Allow-Origin" not in headers  # /api routes are registered before CORS
     assert root.call("OPTIONS", "/api/status")[0] == 404
@@ -622,7 +765,11 @@ def test_no_route_cache_header_gzip_and_connection_close(root):
     assert json.loads(gzip.decompress(body))["error"]["message"] == "Invalid URL (GET /api/nope)"
     assert root.call("GET", "/")[1]["Cache-Control"] == "no-cache"
     status, headers, body = root.call("GET", "/api/user/self", headers={"Accept-Encoding": "gzip", "Cookie": ""})
-    assert status == 401 and headers["Content-Encoding"] == "gzip" and json.loads(gzip.decompress(body))["success"] is False
+    assert (
+        status == 401
+        and headers["Content-Encoding"] == "gzip"
+        and json.loads(gzip.decompress(body))["success"] is False
+    )
     headers = root.call("GET", "/api/status", headers={"Accept-Encoding": "gzip", "Accept": "text/event-stream"})[1]
     assert "Content-Encoding" not in headers
     assert root.call("GET", "/api/status", headers={"Connection": "close"})[1]["Connection"] == "close"
@@ -633,7 +780,9 @@ def test_every_upstream_relay_route_exists(root, routed):
     assert root.call("POST", "/v1/images/generations", {})[0] == 401  # TokenAuth first, like every /v1 route
     status, _headers, body = root.call("GET", "/v1/files", headers={"Authorization": "sk-" + token["key"]})
     assert status == 503  # Distribute runs before RelayNotImplemented: no channel serves model ""
-    status, answer = root.json("GET", "/v1/dashboard/billing/subscription", headers={"Authorization": "sk-" + token["key"]})
+    status, answer = root.json(
+        "GET", "/v1/dashboard/billing/subscription", headers={"Authorization": "sk-" + token["key"]}
+    )
     assert status == 200 and answer["object"] == "billing_subscription" and answer["hard_limit_usd"] == 100000000
     status, answer = root.json("GET", "/dashboard/billing/usage", headers={"Authorization": "sk-" + token["key"]})
     assert status == 200 and answer == {"object": "list", "total_usage": 0}
@@ -642,16 +791,26 @@ def test_every_upstream_relay_route_exists(root, routed):
 
 def test_models_list_uses_the_whole_catalogue_and_map_order(root, routed, upstream):
     _channel, token = routed
-    extra = add_channel(root, name="many-models", type=8, key="k", base_url=upstream.url,
-                        models="qwen-turbo,deepseek-chat," + ",".join(f"custom-{i}" for i in range(12)))
+    extra = add_channel(
+        root,
+        name="many-models",
+        type=8,
+        key="k",
+        base_url=upstream.url,
+        models="qwen-turbo,deepseek-chat," + ",".join(f"custom-{i}" for i in range(12)),
+    )
     orders = set()
     for _attempt in range(6):
         data = root.json("GET", "/v1/models", headers={"Authorization": "sk-" + token["key"]})[1]["data"]
         owners = [m["owned_by"] for m in data]
         known = owners.index("custom")
-        assert "custom" not in owners[:known] and set(owners[known:]) == {"custom"}  # catalogue entries first, in catalogue order
+        assert "custom" not in owners[:known] and set(owners[known:]) == {
+            "custom"
+        }  # catalogue entries first, in catalogue order
         assert [(m["id"], m["owned_by"]) for m in data[:known] if m["id"] in ("qwen-turbo", "deepseek-chat")] == [
-            ("qwen-turbo", "ali"), ("deepseek-chat", "deepseek")]
+            ("qwen-turbo", "ali"),
+            ("deepseek-chat", "deepseek"),
+        ]
         orders.add(tuple(m["id"] for m in data[known:]))
     assert len(orders) > 1  # custom names come out of a Go map
     assert len(root.json("GET", "/api/channel/models")[1]["data"]) == 192
@@ -675,10 +834,14 @@ def test_connection_errors_read_like_go(root):
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    channel = add_channel(root, name="refused", type=8, key="k", base_url=f"http://127.0.0.1:{port}", models="refused-m")
+    channel = add_channel(
+        root, name="refused", type=8, key="k", base_url=f"http://127.0.0.1:{port}", models="refused-m"
+    )
     _status, answer = root.json("GET", f"/api/channel/test/{channel['id']}")
-    assert answer["message"] == (f'do request failed: Post "http://127.0.0.1:{port}/v1/chat/completions": '
-                                 f"dial tcp 127.0.0.1:{port}: connect: connection refused")
+    assert answer["message"] == (
+        f'do request failed: Post "http://127.0.0.1:{port}/v1/chat/completions": '
+        f"dial tcp 127.0.0.1:{port}: connect: connection refused"
+    )
     root.json("DELETE", f"/api/channel/{channel['id']}")
 
 
@@ -691,7 +854,9 @@ def test_text_validation_like_v066(root, routed, upstream):
     assert upstream.requests and upstream.requests[-1]["path"] == "/v1/completions"  # a missing prompt is not "" in Go
     status, answer = root.json("POST", "/v1/completions", raw=b'{"model":"comp-m","prompt":""}', headers=headers)
     assert status == 400 and answer["error"]["message"].startswith("field prompt is required")
-    status, answer = root.json("POST", "/v1/chat/completions", raw=b'{"model":"gpt-4","messages":[]} x', headers=headers)
+    status, answer = root.json(
+        "POST", "/v1/chat/completions", raw=b'{"model":"gpt-4","messages":[]} x', headers=headers
+    )
     assert status == 400 and "invalid character 'x' after top-level value" in answer["error"]["message"]
     for channel in find_channel(root, "completions"):
         root.json("DELETE", f"/api/channel/{channel['id']}")
@@ -700,13 +865,17 @@ def test_text_validation_like_v066(root, routed, upstream):
 def test_retry_and_automatic_channel_disable(start, tmp_path, upstream):
     client = start(tmp_path).client()
     client.login()
-    bad = add_channel(client, name="bad-key", type=8, key="bad-key", base_url=upstream.url, models="shared-m", priority=5)
+    bad = add_channel(
+        client, name="bad-key", type=8, key="bad-key", base_url=upstream.url, models="shared-m", priority=5
+    )
     add_channel(client, name="good-key", type=8, key="k", base_url=upstream.url, models="shared-m")
     token = add_token(client, "retry-tok")
     status, _headers, _body = chat(client, token["key"], "shared-m")
     assert status == 401  # RetryTimes is 0 by default
     client.json("PUT", "/api/option/", {"key": "RetryTimes", "value": "1"})
-    assert chat(client, token["key"], "shared-m")[0] == 401  # the first retry stays at the first priority: same channel, skipped
+    assert (
+        chat(client, token["key"], "shared-m")[0] == 401
+    )  # the first retry stays at the first priority: same channel, skipped
     client.json("PUT", "/api/option/", {"key": "RetryTimes", "value": "30"})
     assert chat(client, token["key"], "shared-m")[0] == 200  # later retries pick among all priorities
     client.json("PUT", "/api/option/", {"key": "AutomaticDisableChannelEnabled", "value": "true"})
@@ -721,20 +890,28 @@ def test_admin_user_reads(root):
     assert answer["success"] and answer["data"][0]["username"] == "root" and answer["data"][0]["password"] == ""
     assert root.json("GET", "/api/user/search?keyword=ro")[1]["data"][0]["id"] == 1
     assert root.json("GET", "/api/user/1")[1]["data"]["role"] == 100
-    assert root.json("GET", "/api/user/abc")[1] == {"message": 'strconv.Atoi: parsing "abc": invalid syntax', "success": False}
+    assert root.json("GET", "/api/user/abc")[1] == {
+        "message": 'strconv.Atoi: parsing "abc": invalid syntax',
+        "success": False,
+    }
     assert root.json("DELETE", "/api/user/self")[1] == {"message": "不能删除超级管理员账户", "success": False}
 
 
 # ---------------------------------------------------------------------------------------------------------------------
 # start-up
 
+
 def test_start_needs_the_token_encoder_like_upstream(tmp_path):
     empty = tmp_path / "empty-cache"
     empty.mkdir()
-    result = run_standin(tmp_path / "data", {"TIKTOKEN_CACHE_DIR": str(empty), "HTTPS_PROXY": "http://127.0.0.1:9",
-                                             "https_proxy": "http://127.0.0.1:9"})
+    result = run_standin(
+        tmp_path / "data",
+        {"TIKTOKEN_CACHE_DIR": str(empty), "HTTPS_PROXY": "http://127.0.0.1:9", "https_proxy": "http://127.0.0.1:9"},
+    )
     assert result.returncode == 1
-    assert re.search(r"\[FATAL\] .* \| \[failed to get gpt-3\.5-turbo token encoder: Get \"" + re.escape(ENCODER_URL), result.stderr)
+    assert re.search(
+        r"\[FATAL\] .* \| \[failed to get gpt-3\.5-turbo token encoder: Get \"" + re.escape(ENCODER_URL), result.stderr
+    )
     assert (tmp_path / "data" / "one-api.db").exists()  # the database and root user come first
 
 
@@ -745,8 +922,14 @@ def test_start_fails_when_sql_dsn_or_redis_cannot_be_reached(tmp_path):
     result = run_standin(tmp_path, {"SQL_DSN": f"oneapi:pw@tcp(127.0.0.1:{port})/oneapi"})
     assert result.returncode == 1 and f"| [dial tcp 127.0.0.1:{port}: connect: connection refused] " in result.stderr
     result = run_standin(tmp_path, {"SQL_DSN": f"postgres://u:p@127.0.0.1:{port}/db"})
-    assert result.returncode == 1 and (f"[failed to initialize database: failed to connect to `host=127.0.0.1 user=u database=db`: "
-                                       f"dial error (dial tcp 127.0.0.1:{port}: connect: connection refused)] ") in result.stderr
+    assert (
+        result.returncode == 1
+        and (
+            f"[failed to initialize database: failed to connect to `host=127.0.0.1 user=u database=db`: "
+            f"dial error (dial tcp 127.0.0.1:{port}: connect: connection refused)] "
+        )
+        in result.stderr
+    )
     result = run_standin(tmp_path, {"REDIS_CONN_STRING": f"redis://127.0.0.1:{port}", "SYNC_FREQUENCY": "60"})
     assert result.returncode == 1 and "Redis ping test failed: dial tcp" in result.stderr
     result = run_standin(tmp_path, args=["--version"])
@@ -754,21 +937,34 @@ def test_start_fails_when_sql_dsn_or_redis_cannot_be_reached(tmp_path):
 
 
 def test_upstream_error_bodies_go_cannot_read_leave_the_message_empty(root, upstream):
-    channel = add_channel(root, name="error-bodies", type=8, key="k", base_url=upstream.url, models="plain-503,json-502")
+    channel = add_channel(
+        root, name="error-bodies", type=8, key="k", base_url=upstream.url, models="plain-503,json-502"
+    )
     token = add_token(root, "error-bodies-tok")
     status, _headers, body = chat(root, token["key"], "plain-503")
     error = json.loads(body)["error"]
-    assert status == 503 and error["message"].startswith(" (request id: ") and error["code"] == "bad_response_status_code"
+    assert (
+        status == 503 and error["message"].startswith(" (request id: ") and error["code"] == "bad_response_status_code"
+    )
     status, _headers, body = chat(root, token["key"], "json-502")
-    assert status == 502 and json.loads(body)["error"]["message"].startswith("bad response status code 502 (request id: ")
+    assert status == 502 and json.loads(body)["error"]["message"].startswith(
+        "bad response status code 502 (request id: "
+    )
     root.json("PUT", "/api/channel/", {"id": channel["id"], "models": "plain-503"})
     assert root.json("GET", f"/api/channel/test/{channel['id']}")[1]["message"] == "status code 503: "
     root.json("DELETE", f"/api/channel/{channel['id']}")
 
 
 def test_upstream_redirects_follow_go_rules(root, upstream):
-    channel = add_channel(root, name="redirects", type=8, key="k", base_url=upstream.url, models="redirect-302,redirect-307,mapped-307",
-                          model_mapping=json.dumps({"mapped-307": "redirect-307"}))
+    channel = add_channel(
+        root,
+        name="redirects",
+        type=8,
+        key="k",
+        base_url=upstream.url,
+        models="redirect-302,redirect-307,mapped-307",
+        model_mapping=json.dumps({"mapped-307": "redirect-307"}),
+    )
     token = add_token(root, "redirects-tok")
     status, _headers, body = chat(root, token["key"], "redirect-302")
     assert status == 200 and json.loads(body)["model"] == "redirected"  # 302 to a POST: followed as a GET

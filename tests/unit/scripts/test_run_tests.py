@@ -41,8 +41,14 @@ def make_tree(tmp_path, ansible_test='exit 0', unit_tests=None, venv_dir=None):
 
 def run(tmp_path, stage, venv_dir):
     env = dict(os.environ, VENV=str(venv_dir), PATH='%s/bin:/usr/bin:/bin' % venv_dir)
-    proc = subprocess.run(['bash', str(tmp_path / 'scripts' / 'run-tests.sh'), stage], capture_output=True, text=True,
-                          env=env, timeout=300, check=False)
+    proc = subprocess.run(
+        ['bash', str(tmp_path / 'scripts' / 'run-tests.sh'), stage],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        check=False,
+    )
     last = proc.stdout.strip().splitlines()[-1]
     match = re.match(r'^(\d+) passed, (\d+) failed$', last)
     assert match, proc.stdout
@@ -91,8 +97,10 @@ def test_sanity_crash_after_some_tests_fails(tmp_path):
 
 
 def test_sanity_skipped_test_is_not_counted_as_passed(tmp_path):
-    script = ('echo \'Running sanity test "pep8"\'; echo \'Running sanity test "shellcheck"\'; '
-              'echo \'WARNING: Required program "shellcheck" not found.\'; exit 0')
+    script = (
+        'echo \'Running sanity test "pep8"\'; echo \'Running sanity test "shellcheck"\'; '
+        'echo \'WARNING: Required program "shellcheck" not found.\'; exit 0'
+    )
     venv_dir = make_tree(tmp_path, ansible_test=script)
     rc, passed, failed, out = run(tmp_path, 'sanity', venv_dir)
     assert rc == 0 and passed == 1 and failed == 0, out
@@ -100,10 +108,12 @@ def test_sanity_skipped_test_is_not_counted_as_passed(tmp_path):
 
 
 def test_sanity_failures_are_counted(tmp_path):
-    script = ('echo \'Running sanity test "pep8"\'; echo \'Running sanity test "pylint"\'; '
-              'echo \'Running sanity test "yamllint"\'; '
-              'echo \'FATAL: The 1 sanity test(s) listed below (out of 3) failed. See error output above for details.\'; '
-              'echo pylint; echo \'FATAL: Command "x" returned exit status 1.\'; exit 1')
+    script = (
+        'echo \'Running sanity test "pep8"\'; echo \'Running sanity test "pylint"\'; '
+        'echo \'Running sanity test "yamllint"\'; '
+        'echo \'FATAL: The 1 sanity test(s) listed below (out of 3) failed. See error output above for details.\'; '
+        'echo pylint; echo \'FATAL: Command "x" returned exit status 1.\'; exit 1'
+    )
     venv_dir = make_tree(tmp_path, ansible_test=script)
     rc, passed, failed, out = run(tmp_path, 'sanity', venv_dir)
     assert rc != 0 and passed == 2 and failed == 1, out

@@ -10,7 +10,12 @@ import pytest
 
 from ansible_collections.llmops.eas_stack.plugins.module_utils import gpu_sizing
 from ansible_collections.llmops.eas_stack.plugins.module_utils.gpu_sizing import (
-    GPU_INSTANCE_TYPES, SizingError, fit, placement_errors, service_resources, vllm_service_config,
+    GPU_INSTANCE_TYPES,
+    SizingError,
+    fit,
+    placement_errors,
+    service_resources,
+    vllm_service_config,
 )
 
 A10 = 'ecs.gn7i-c8g1.2xlarge'
@@ -21,7 +26,12 @@ def test_7b_at_vllm_default_context_is_refused_on_an_a10():
     assert not result['fits']
     assert result['need_gib'] > result['budget_gib']
     message = result['message']
-    for words in ('eas_model=DeepSeek-R1-Distill-Qwen-7B', 'eas_max_model_len <=', 'ecs.gn6e-c12g1.3xlarge', 'quantized'):
+    for words in (
+        'eas_model=DeepSeek-R1-Distill-Qwen-7B',
+        'eas_max_model_len <=',
+        'ecs.gn6e-c12g1.3xlarge',
+        'quantized',
+    ):
         assert words in message
     assert 256 <= result['max_len_that_fits'] < 131072 and result['max_len_that_fits'] % 16 == 0
 
@@ -80,17 +90,31 @@ def test_service_resources_order():
     assert service_resources(A10, cpu=4, memory=8000, group=group) == (4, 8000)
     assert service_resources(A10, group=group) == (7, 28672)
     # what the service already has in the same group is kept (a rerun changes nothing)
-    assert service_resources(A10, group=group, current_meta=dict(resource='eas-r-1', cpu=6, memory='20000')) == (6, 20000)
+    assert service_resources(A10, group=group, current_meta=dict(resource='eas-r-1', cpu=6, memory='20000')) == (
+        6,
+        20000,
+    )
     # in another group, the new group's allocatable values count
     assert service_resources(A10, group=group, current_meta=dict(resource='eas-r-9', cpu=6, memory=20000)) == (7, 28672)
     # no group yet (check mode): the table, minus what a node keeps
     assert service_resources(A10) == (7, 30 * 1024 - 2048)
 
 
-SETTINGS = dict(model='DeepSeek-R1-Distill-Qwen-1.5B', region='cn-hangzhou', instance_type=A10, dedicated=True,
-                service_instance_count=1, instance_count=1, max_model_len=32768, gpu_memory_utilization=0.9,
-                vllm_extra_args=['--enable-prefix-caching'], image='', vllm_image_tag='0.14.0-gpu', model_oss_path='',
-                group=dict(id='eas-r-1', allocatable_cpu=7, allocatable_memory=28672))
+SETTINGS = dict(
+    model='DeepSeek-R1-Distill-Qwen-1.5B',
+    region='cn-hangzhou',
+    instance_type=A10,
+    dedicated=True,
+    service_instance_count=1,
+    instance_count=1,
+    max_model_len=32768,
+    gpu_memory_utilization=0.9,
+    vllm_extra_args=['--enable-prefix-caching'],
+    image='',
+    vllm_image_tag='0.14.0-gpu',
+    model_oss_path='',
+    group=dict(id='eas-r-1', allocatable_cpu=7, allocatable_memory=28672),
+)
 
 
 def test_dedicated_service_config():
@@ -99,16 +123,27 @@ def test_dedicated_service_config():
     container = config['containers'][0]
     assert container['image'] == 'eas-registry-vpc.cn-hangzhou.cr.aliyuncs.com/pai-eas/vllm:0.14.0-gpu'
     assert container['port'] == 8000
-    for part in ('--served-model-name DeepSeek-R1-Distill-Qwen-1.5B', '--max-model-len 32768',
-                 '--reasoning-parser deepseek_r1', '--enable-prefix-caching'):
+    for part in (
+        '--served-model-name DeepSeek-R1-Distill-Qwen-1.5B',
+        '--max-model-len 32768',
+        '--reasoning-parser deepseek_r1',
+        '--enable-prefix-caching',
+    ):
         assert part in container['script']
     assert config['storage'][0]['mount_path'] == '/model_dir'
     assert 'cloud' not in config
 
 
 def test_public_service_config_and_override():
-    config = vllm_service_config(dict(SETTINGS, dedicated=False, instance_count=2, image='my/vllm:1',
-                                      override={'metadata': {'rpc': {'keepalive': 70000}}}))
+    config = vllm_service_config(
+        dict(
+            SETTINGS,
+            dedicated=False,
+            instance_count=2,
+            image='my/vllm:1',
+            override={'metadata': {'rpc': {'keepalive': 70000}}},
+        )
+    )
     assert config['cloud'] == {'computing': {'instance_type': A10}}
     assert config['metadata'] == {'instance': 2, 'rpc': {'keepalive': 70000}}
     assert config['containers'][0]['image'] == 'my/vllm:1'
@@ -130,6 +165,10 @@ def test_the_emulator_and_the_collection_agree_on_shared_instance_types():
     for name in shared:
         lab, ours = catalog.INSTANCE_TYPES[name], GPU_INSTANCE_TYPES[name]
         assert (lab.cpu, lab.memory_gib, lab.gpu, lab.gpu_memory_gb) == (
-            ours['cpu'], ours['memory_gib'], ours['gpus'], ours['gpu_memory_gb']), name
+            ours['cpu'],
+            ours['memory_gib'],
+            ours['gpus'],
+            ours['gpu_memory_gb'],
+        ), name
         assert lab.gpu_usable_gib == pytest.approx(ours['usable_gib']), name
     assert gpu_sizing.NODE_RESERVED_CPU == catalog.NODE_RESERVED_CPU
