@@ -8,8 +8,9 @@ export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 
 .PHONY: demo test bootstrap bootstrap-test lab-images lint sanity units integration teardown benchmark build clean
 
+# DEMO_ARGS: extra ansible-playbook arguments, e.g. DEMO_ARGS="-e @my-lab-vars.yml" (other names and ports).
 demo: bootstrap lab-images
-	ansible-playbook site.yml
+	ansible-playbook site.yml $(DEMO_ARGS)
 
 test: bootstrap-test
 	bash scripts/run-tests.sh
@@ -36,7 +37,7 @@ integration: bootstrap-test
 	bash scripts/run-tests.sh integration
 
 teardown: bootstrap
-	ansible-playbook playbooks/teardown.yml
+	ansible-playbook teardown.yml $(DEMO_ARGS)
 
 # Figures of a lab deployment (times, overlap of gateway and EAS start-up, billed node time); no thresholds.
 benchmark: bootstrap lab-images
