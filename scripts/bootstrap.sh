@@ -59,6 +59,13 @@ install_if_changed() {
 install_if_changed runtime "$root/requirements.txt"
 if $with_tests; then
   install_if_changed test "$root/tests/requirements.txt"
+  # ansible-test's shellcheck sanity test is skipped (and reported as skipped) without it.
+  if ! command -v shellcheck >/dev/null 2>&1 && [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+    log "installing shellcheck from Debian's packages"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq shellcheck >/dev/null 2>&1 ||
+      { DEBIAN_FRONTEND=noninteractive apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq shellcheck >/dev/null; } ||
+      log "shellcheck could not be installed; its sanity test will be reported as skipped"
+  fi
 fi
 
 # ansible-playbook run from this tree resolves llmops.eas_stack.* from the tree itself (ansible.cfg points here).
