@@ -20,27 +20,34 @@ rebuild_base=false
 log() { printf 'lab-images: %s\n' "$*" >&2; }
 have_image() { docker image inspect "$1" >/dev/null 2>&1; }
 
-build_base() {
+need_mmdebstrap() {
   if ! command -v mmdebstrap >/dev/null 2>&1; then
     if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
       log "installing mmdebstrap from Debian's packages"
       DEBIAN_FRONTEND=noninteractive apt-get update -qq
       DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mmdebstrap >/dev/null
     else
-      log "mmdebstrap is needed to build the lab base image (Debian: apt-get install mmdebstrap)"
+      log "mmdebstrap is needed to build the lab images (Debian: apt-get install mmdebstrap)"
       exit 1
     fi
   fi
-  local tmp
+}
+
+# rootfs_image TAG PACKAGES [docker import --change ...]: a Debian rootfs with PACKAGES (comma-separated), imported as
+# TAG. Services that come from Debian's packages (not from this project's code) are images of this kind.
+rootfs_image() {
+  local tag=$1 packages=$2 tmp
+  shift 2
+  need_mmdebstrap
   tmp=$(mktemp -d)
   trap 'rm -rf "$tmp"' RETURN
-  log "building $base from Debian $suite with mmdebstrap"
-  mmdebstrap --quiet --variant=apt --include=python3,ca-certificates,wget "$suite" "$tmp/rootfs.tar"
-  docker import -c 'CMD ["python3"]' -c 'ENV LANG=C.UTF-8' "$tmp/rootfs.tar" "$base" >/dev/null
+  log "building $tag from Debian $suite with mmdebstrap ($packages)"
+  mmdebstrap --quiet --variant=apt --include="$packages" "$suite" "$tmp/rootfs.tar"
+  docker import -c 'ENV LANG=C.UTF-8' "$@" "$tmp/rootfs.tar" "$tag" >/dev/null
 }
 
 if $rebuild_base || ! have_image "$base"; then
-  build_base
+  rootfs_image "$base" python3,ca-certificates,wget -c 'CMD ["python3"]'
 fi
 log "base image: $base"
 
