@@ -39,9 +39,9 @@ integration: bootstrap-test
 teardown: bootstrap
 	ansible-playbook teardown.yml $(DEMO_ARGS)
 
-# Figures of a lab deployment (times, overlap of gateway and EAS start-up, billed node time); no thresholds.
+# Figures of the lab (times, overlap, request counts, costs, latencies); no thresholds. One section per script.
 benchmark: bootstrap lab-images
-	python scripts/benchmark.py
+	@set -e; for f in scripts/benchmark*.py; do echo "=== $$f"; python "$$f"; done
 
 build: bootstrap
 	ansible-galaxy collection build --force
