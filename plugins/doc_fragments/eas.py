@@ -45,9 +45,11 @@ options:
     type: str
 notes:
   - API calls are retried with jittered exponential backoff on throttling (C(Throttling*) codes), HTTP 5xx,
-    C(ServiceUnavailable), C(InternalError) and network errors, up to 5 retries per call and 20 per module run.
-    Calls that create something are retried only on throttling, because a retried create after a network
-    error could create twice.
+    C(ServiceUnavailable), C(InternalError), network errors and HTML error pages of a gateway, up to 5 retries per
+    call and 20 per module run. Calls that create something are retried only on throttling; after another error
+    the module looks whether the object was created anyway before it fails, so nothing is created twice.
+  - While waiting, a poll the API does not answer does not end the wait: polling goes on until the wait's own timeout,
+    outside the retry budget, and a failure message says how long the API was unreachable.
 requirements:
   - alibabacloud-eas20210701 >= 6.17.0, < 7 (the maintained 6.x line; 7.0.0 is an older API surface)
   - alibabacloud-tea-openapi >= 0.4.5
@@ -59,10 +61,16 @@ requirements:
 options:
   https_endpoints:
     description:
-      - PAI-EAS returns the service endpoints with V(http://), but its gateway serves them over HTTPS too.
-      - When V(true), the returned C(internet_endpoint) and C(intranet_endpoint) use V(https://), and so does the
-        endpoint probe, so that the service token is never sent in clear.
+      - PAI-EAS returns the service endpoints with V(http://), but its internet gateway serves them over HTTPS too.
+      - When V(true), the returned C(internet_endpoint) uses V(https://), and so does the endpoint probe, so that the
+        service token never crosses the internet in clear.
       - Set V(false) only for a plain-HTTP endpoint such as the lab emulator.
     type: bool
     default: true
+  https_intranet_endpoint:
+    description:
+      - Return C(intranet_endpoint) (the VPC endpoint) with V(https://) too. EAS gives it with V(http://) and does not
+        document TLS on it, so it is returned as EAS gives it unless this is V(true).
+    type: bool
+    default: false
 """

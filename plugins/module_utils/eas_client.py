@@ -11,6 +11,7 @@ not-found to None. Every SDK failure becomes an ``EASError``.
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 
@@ -65,6 +66,11 @@ def _clean(value):
 
 
 _SDK_MESSAGE_RE = re.compile(r'^code: \d+, (?P<msg>.*?)(?: request id: \S*)?$', re.S)
+_UNRESOLVABLE_RE = re.compile(
+    r'Name or service not known|nodename nor servname|'
+    r'No address associated with hostname|getaddrinfo failed',
+    re.I,
+)
 
 
 def from_tea_exception(exc, action=None):
@@ -84,14 +90,31 @@ def from_tea_exception(exc, action=None):
         match = _SDK_MESSAGE_RE.match(raw)
         message = match.group('msg') if match else raw
     network = isinstance(exc, UnretryableException) and status is None
+    retryable_network = network
     if network:
         inner = getattr(exc, 'inner_exception', None)
-        detail = (getattr(inner, 'message', None) or str(inner)) if inner is not None else message
-        message = 'network error: %s' % detail
-        code = code or 'NetworkError'
+        detail = str((getattr(inner, 'message', None) or str(inner)) if inner is not None else message)
+        if 'Failed to parse the value as json' in detail:
+            # A gateway or proxy in front of the API answered an HTML error page (a 503 during maintenance, say).
+            page = re.sub(r'<[^>]+>', ' ', detail.split('Value:', 1)[-1])
+            message = (
+                'the endpoint answered with something that is not the EAS API (an HTML or text page, for example '
+                'a gateway\'s 503): %s' % ' '.join(page.split())[:160]
+            )
+            code = code or 'NotTheEASAPI'
+        elif _UNRESOLVABLE_RE.search(detail):
+            message = (
+                'cannot resolve the endpoint host (%s): check the endpoint option (role variable eas_endpoint) '
+                'and the region' % detail[:160]
+            )
+            code = code or 'EndpointNotFound'
+            retryable_network = False
+        else:
+            message = 'network error: %s' % detail
+            code = code or 'NetworkError'
     err = EASError(message, code=code, status=status, request_id=request_id, action=action)
     err.network = network
-    err.retryable = network or err.retryable
+    err.retryable = retryable_network or err.retryable
     retry_after = getattr(exc, 'retry_after', None)
     err.retry_after_ms = retry_after if isinstance(retry_after, int) and retry_after > 0 else None
     return err
@@ -168,6 +191,12 @@ class EASClient:
         self.check_mode = check_mode
         self.calls = []
 
+    def polling(self):
+        """This client for polls: single attempts, outside the task's retry budget (a wait rides out outages itself)."""
+        clone = copy.copy(self)
+        clone.retry = RetryPolicy(max_retries=0, budget=0)
+        return clone
+
     # -- plumbing ------------------------------------------------------------------------------------------------
     def _call(self, action, what, func, not_found=False):
         if self.check_mode and action in MUTATING_ACTIONS:
@@ -221,8 +250,10 @@ class EASClient:
 
         return self._paged('ListServices', 'list services', page, 'Services')
 
-    def create_service(self, config, workspace_id=None):
-        request = eas_models.CreateServiceRequest(body=json.dumps(config, sort_keys=True), workspace_id=workspace_id)
+    def create_service(self, config, workspace_id=None, labels=None):
+        request = eas_models.CreateServiceRequest(
+            body=json.dumps(config, sort_keys=True), workspace_id=workspace_id, labels=labels or None
+        )
         name = (config.get('metadata') or {}).get('name') or config.get('name')
         return self._call('CreateService', 'create service %s' % name, lambda: self.sdk.create_service(request))
 
@@ -302,7 +333,22 @@ class EASClient:
         )
         return (body or {}).get('Logs') or []
 
+    # -- machine specs -------------------------------------------------------------------------------------------
+    def describe_machine_spec(self, charge_type=None, resource_type=None):
+        """The instance types the region offers (``InstanceMetas``: CPU, GPU, GPUAmount, GPUMemory, StockStatus...)."""
+        request = eas_models.DescribeMachineSpecRequest(charge_type=charge_type, resource_type=resource_type)
+        body = self._call(
+            'DescribeMachineSpec',
+            'list the instance types of the region',
+            lambda: self.sdk.describe_machine_spec(request),
+        )
+        return (body or {}).get('InstanceMetas') or []
+
     # -- resource groups -----------------------------------------------------------------------------------------
+    def find_resources(self, name):
+        """The dedicated resource groups named exactly ``name`` (ListResources filters by a substring)."""
+        return [r for r in self.list_resources(resource_name=name) if r.get('ResourceName') == name]
+
     def list_resources(self, **filters):
         def page(number, size):
             return self.sdk.list_resources(
@@ -319,7 +365,9 @@ class EASClient:
             not_found=True,
         )
 
-    def create_resource(self, name, instance_type, instance_count, charge_type, zone=None, system_disk_size=None):
+    def create_resource(
+        self, name, instance_type, instance_count, charge_type, zone=None, system_disk_size=None, labels=None
+    ):
         request = eas_models.CreateResourceRequest(
             resource_type='Dedicated',
             resource_name=name,
@@ -328,6 +376,7 @@ class EASClient:
             charge_type=charge_type,
             zone=zone,
             system_disk_size=system_disk_size,
+            labels=labels or None,
         )
         return self._call(
             'CreateResource', 'create resource group %s' % name, lambda: self.sdk.create_resource(request)

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import re
 import traceback
 from urllib.parse import urlparse
 
@@ -99,6 +100,19 @@ def check_sdk():
         )
 
 
+_HOST_PORT_RE = re.compile(r'^([A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\])(:[0-9]{1,5})?$')
+REGION_RE = re.compile(r'^[a-z]{2}-[a-z0-9-]*[a-z0-9]$')
+
+
+def _checked_host(host, endpoint):
+    if not _HOST_PORT_RE.match(host):
+        raise EASConfigError(
+            'endpoint %r is not a host name, host:port or http(s) URL (for example '
+            'pai-eas.cn-hangzhou.aliyuncs.com); leave it empty for the region\'s public endpoint' % endpoint
+        )
+    return host
+
+
 def parse_endpoint(endpoint, region):
     """Return ``(host[:port], protocol)`` for ``Config.endpoint`` / ``Config.protocol``.
 
@@ -119,10 +133,10 @@ def parse_endpoint(endpoint, region):
             raise EASConfigError('endpoint %r has no host' % endpoint)
         if parsed.path not in ('', '/') or parsed.query:
             raise EASConfigError('endpoint %r: give only scheme, host and port (no path or query)' % endpoint)
-        return parsed.netloc, scheme
+        return _checked_host(parsed.netloc, endpoint), scheme
     if '/' in endpoint:
         raise EASConfigError('endpoint %r: give a host, host:port or a URL with scheme' % endpoint)
-    return endpoint, 'https'
+    return _checked_host(endpoint, endpoint), 'https'
 
 
 def _blank_to_none(value):
@@ -186,6 +200,10 @@ def build_sdk_config(params, credential_client_factory=None):
     if not region:
         raise EASConfigError(
             'region is required: set the region option, or the environment variable %s' % ' / '.join(REGION_ENV)
+        )
+    if not REGION_RE.match(region):
+        raise EASConfigError(
+            'region %r is not a region id: use the lowercase id with dashes, for example cn-hangzhou' % region
         )
     host, protocol = parse_endpoint(params.get('endpoint'), region)
     kwargs = dict(

@@ -95,15 +95,16 @@ def scrub(config):
 def endpoint_url(url, https=True):
     """The service endpoint with ``https://`` instead of ``http://`` when ``https`` is true.
 
-    DescribeService returns ``http://`` endpoints, but the EAS gateway serves the same path over HTTPS; the token
-    must not cross the internet in clear.
+    DescribeService returns ``http://`` endpoints. The internet endpoint's gateway serves the same path over HTTPS, and
+    the token must not cross the internet in clear; whether a VPC (intranet) endpoint serves TLS is not documented, so
+    it is returned as EAS gives it unless asked otherwise.
     """
     if https and isinstance(url, str) and url[:7].lower() == 'http://':
         return 'https://' + url[7:]
     return url
 
 
-def service_result(service, https_endpoints=True):
+def service_result(service, https=True, https_intranet=False):
     if not service:
         return {}
     return dict(
@@ -112,8 +113,8 @@ def service_result(service, https_endpoints=True):
         status=service.get('Status'),
         reason=service.get('Reason'),
         message=service.get('Message'),
-        internet_endpoint=endpoint_url(service.get('InternetEndpoint'), https_endpoints),
-        intranet_endpoint=endpoint_url(service.get('IntranetEndpoint'), https_endpoints),
+        internet_endpoint=endpoint_url(service.get('InternetEndpoint'), https),
+        intranet_endpoint=endpoint_url(service.get('IntranetEndpoint'), https_intranet),
         access_token=service.get('AccessToken'),
         config=scrub(parse_service_config(service)),
         resource=service.get('Resource'),
@@ -121,9 +122,91 @@ def service_result(service, https_endpoints=True):
         total_instance=service.get('TotalInstance'),
         current_version=service.get('CurrentVersion'),
         latest_version=service.get('LatestVersion'),
+        labels=labels_dict(service.get('Labels')),
     )
+
+
+def labels_dict(labels):
+    """EAS returns labels as ``[{LabelKey, LabelValue}]`` (or a dict); always a dict here."""
+    if isinstance(labels, dict):
+        return labels
+    return dict((str(i.get('LabelKey')), i.get('LabelValue')) for i in labels or [] if isinstance(i, dict))
 
 
 def service_endpoints_argument_spec():
     """Options of the modules that return service endpoints (documented in ``llmops.eas_stack.eas.service_endpoints``)."""
-    return dict(https_endpoints=dict(type='bool', default=True))
+    return dict(
+        https_endpoints=dict(type='bool', default=True),
+        https_intranet_endpoint=dict(type='bool', default=False),
+    )
+
+
+# What this collection puts on what it creates (CreateService / CreateResource labels), to recognise it later.
+MANAGED_LABELS = {'managed-by': 'llmops.eas_stack'}
+SERVICE_NAME_RE = re.compile(r'^[a-z][a-z0-9_]{2,62}$')
+# OSS bucket names: 3 to 63 lowercase letters, digits and hyphens, starting and ending with a letter or digit.
+OSS_BUCKET_RE = re.compile(r'^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$')
+OSS_PATH_RE = re.compile(r'^oss://(?P<bucket>[^/]+)/(?P<path>.*)$')
+
+
+def oss_path_error(path):
+    """Why ``path`` is not an EAS OSS mount path (``oss://<bucket>/<dir>/``, the endpoint given apart), or None."""
+    match = OSS_PATH_RE.match(str(path or ''))
+    if not match:
+        return 'an OSS path is oss://<bucket>/<dir>/ (got %r)' % path
+    bucket = match.group('bucket')
+    if '.' in bucket:
+        return (
+            'the bucket part of %r holds an endpoint (%s): write oss://%s/%s and give the endpoint apart (oss.endpoint, '
+            'for example %s)' % (path, bucket, bucket.split('.')[0], match.group('path'), bucket.split('.', 1)[1])
+        )
+    if not OSS_BUCKET_RE.match(bucket):
+        return 'bucket %r of %r is not an OSS bucket name (3-63 lowercase letters, digits and hyphens)' % (bucket, path)
+    return None
+
+
+def _is_int(value, low=None):
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        return False
+    return not isinstance(value, bool) and float(value) == number and (low is None or number >= low)
+
+
+def service_config_errors(config, name):
+    """What EAS would refuse in a service config (CreateService / UpdateService body), as messages naming the key."""
+    if not isinstance(config, dict):
+        return ['the config must be a dict']
+    errors = []
+    meta = config.get('metadata', {})
+    if not isinstance(meta, dict):
+        return ['metadata must be a dict']
+    if meta.get('name') not in (None, name):
+        errors.append('metadata.name (%s) differs from the service name (%s)' % (meta.get('name'), name))
+    for key, low in (('instance', 0), ('cpu', 1), ('memory', 1), ('gpu', 0)):
+        if key in meta and not _is_int(meta[key], low):
+            errors.append('metadata.%s must be a whole number of at least %d (got %r)' % (key, low, meta[key]))
+    if meta.get('resource') and (config.get('cloud') or {}).get('computing'):
+        errors.append('metadata.resource (a dedicated group) and cloud.computing (the public group) exclude each other')
+    containers = config.get('containers', [])
+    if not isinstance(containers, list) or not all(isinstance(c, dict) for c in containers):
+        errors.append('containers must be a list of dicts (image, port, script)')
+        containers = []
+    for i, container in enumerate(containers):
+        if not isinstance(container.get('image'), str) or not container.get('image'):
+            errors.append('containers[%d].image must be an image reference' % i)
+        if 'port' in container and not (_is_int(container['port'], 1) and int(container['port']) <= 65535):
+            errors.append('containers[%d].port must be a port number (got %r)' % (i, container['port']))
+    storage = config.get('storage', [])
+    if not isinstance(storage, list) or not all(isinstance(m, dict) for m in storage):
+        errors.append('storage must be a list of dicts (mount_path and oss, nfs...)')
+        storage = []
+    for i, mount in enumerate(storage):
+        if not str(mount.get('mount_path') or '').startswith('/'):
+            errors.append('storage[%d].mount_path must be an absolute path' % i)
+        oss = mount.get('oss')
+        if isinstance(oss, dict):
+            problem = oss_path_error(oss.get('path'))
+            if problem:
+                errors.append('storage[%d].oss.path: %s' % (i, problem))
+    return errors

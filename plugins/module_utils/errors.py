@@ -74,7 +74,8 @@ class RetryPolicy:
                     raise
                 attempt += 1
                 if attempt > self.max_retries:
-                    err.note('gave up after %d retries' % self.max_retries)
+                    if self.max_retries:
+                        err.note('gave up after %d retries' % self.max_retries)
                     raise
                 if self.retries_used >= self.budget:
                     err.note('retry budget of %d retries for this task exhausted' % self.budget)

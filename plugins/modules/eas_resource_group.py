@@ -12,7 +12,15 @@ description:
   - Creates a PAI-EAS dedicated resource group with O(instance_count) nodes of O(instance_type), scales the number
     of nodes up and down, and deletes the nodes and then the group.
   - The group is found by O(resource_id) when given, otherwise by its exact O(name) (C(ListResources) filtered by
-    C(ResourceName)). More than one group with that name is an error that lists their ids.
+    C(ResourceName)).
+  - B(Never billed twice.) Looking for the group and creating it is one step for every run on the controller (a
+    lock file): a run started while another one, or a module a killed run left behind, is creating the group waits
+    for it and then finds the group. After a create that failed with a 5xx or a network error, the module looks for
+    the group before it fails. The nodes of a group it creates carry the label C(managed-by=llmops.eas_stack);
+    when several groups have the name and all carry it (a create repeated after a killed run), the one with services
+    (else the oldest) is kept and the others are deleted, with a warning naming them. Otherwise several groups with
+    the name are an error naming their ids; O(state=absent) with O(force=true) deletes all of them.
+  - A rerun with nothing to change reads the group once (C(ListResources)).
   - Creation waits until the group is C(ResourceReady) and all its nodes are C(Ready). A node that fails to be
     created (C(CreateFailed), usually a GPU stock-out) ends the wait at once.
   - Returns what one node can still allocate (C(InstanceMaxAllocatable*)), which is what a service's
@@ -78,6 +86,17 @@ options:
       - Seconds to wait for each phase (nodes ready, nodes deleted, group deleted).
     type: int
     default: 1800
+  wait_window:
+    description:
+      - Seconds after which a wait returns RV(waiting=true) and RV(progress) instead of going on (0 = wait until
+        O(wait_timeout)). The module's action plugin uses it to show progress every 30 seconds and calls the module
+        again, which finds where it is and goes on; there is no need to set it by hand.
+    type: int
+    default: 0
+  wait_state:
+    description:
+      - What a later wait window carries on (RV(wait_state) of the previous window). Set by the action plugin.
+    type: dict
 extends_documentation_fragment:
   - llmops.eas_stack.eas
   - llmops.eas_stack.attributes
@@ -170,17 +189,38 @@ actions:
   returned: always
   type: list
   elements: str
+waiting:
+  description: True when a O(wait_window) ended before the wait did.
+  returned: with O(wait_window)
+  type: bool
+progress:
+  description: One line on what the wait is at (status, nodes ready).
+  returned: when RV(waiting) is true
+  type: str
+wait_state:
+  description: What the next window needs (O(wait_state)).
+  returned: when RV(waiting) is true
+  type: dict
 """
 
-from ansible_collections.llmops.eas_stack.plugins.module_utils.eas_client import EASRunner
-from ansible_collections.llmops.eas_stack.plugins.module_utils.eas_waiter import (
+import re
+import time
+
+from ansible_collections.llmops.eas_stack.plugins.module_utils.eas_client import EASError, EASRunner
+from ansible_collections.llmops.eas_stack.plugins.module_utils.eas_group_waiter import (
     active_instances,
     wait_for_instances_gone,
     wait_for_resource_gone,
     wait_for_resource_group,
-    wait_for_service,
 )
+from ansible_collections.llmops.eas_stack.plugins.module_utils.eas_service_config import MANAGED_LABELS, labels_dict
+from ansible_collections.llmops.eas_stack.plugins.module_utils.eas_waiter import WaitWindowElapsed, wait_for_service
 from ansible_collections.llmops.eas_stack.plugins.module_utils.errors import ModuleError
+from ansible_collections.llmops.eas_stack.plugins.module_utils.locks import exclusive
+
+GROUP_NAME_RE = re.compile(r'^[^\s/\\]{1,27}$')
+# After a create that failed with a 5xx or a network error, how long to look for the group it may have made.
+LOOK_AGAIN_SECONDS = 20
 
 
 def _num(value, kind=float):
@@ -196,13 +236,14 @@ def group_result(resource, instances):
     if not resource:
         return {}
     active = active_instances(instances or [])
+    listed = bool(instances)
     return dict(
         id=resource.get('ResourceId'),
         name=resource.get('ResourceName'),
         status=resource.get('Status'),
         message=resource.get('Message'),
-        instance_count=len(active) if instances is not None else _num(resource.get('InstanceCount'), int),
-        instance_type=(active or instances or [{}])[0].get('InstanceType') if instances else None,
+        instance_count=len(active) if listed else _num(resource.get('InstanceCount'), int),
+        instance_type=(active or instances or [{}])[0].get('InstanceType') if listed else None,
         instances=[
             dict(
                 id=i.get('InstanceId'),
@@ -234,6 +275,13 @@ def pick_for_deletion(instances, count):
     return (not_ready + ready)[:count]
 
 
+def is_managed(instances):
+    """A group this collection created: its nodes carry the labels CreateResource gave them."""
+    return bool(instances) and all(
+        labels_dict(i.get('Labels')).get(key) == value for i in instances for key, value in MANAGED_LABELS.items()
+    )
+
+
 class ResourceGroupRunner(EASRunner):
     options = dict(
         name=dict(type='str', required=True),
@@ -247,81 +295,159 @@ class ResourceGroupRunner(EASRunner):
         force=dict(type='bool', default=False),
         wait=dict(type='bool', default=True),
         wait_timeout=dict(type='int', default=1800),
+        wait_window=dict(type='int', default=0),
+        wait_state=dict(type='dict'),
     )
 
+    def __init__(self, module):
+        super().__init__(module)
+        self.unreachable = float((self.params['wait_state'] or {}).get('unreachable', 0.0))
+
+    def timeout(self):
+        window = self.params['wait_window']
+        return min(window, self.params['wait_timeout']) if window else self.params['wait_timeout']
+
+    def wait(self, func, *args, **kwargs):
+        return func(self.client, *args, window=self.params['wait_window'] > 0, unreachable=self.unreachable, **kwargs)
+
     def find(self):
-        name = self.params['name']
+        """The group (a ListResources entry, or DescribeResource with resource_id), or None. Duplicates are resolved
+        when they are all this collection's own, else reported with their ids."""
         if self.params['resource_id']:
             return self.client.describe_resource(self.params['resource_id'])
-        matches = [r for r in self.client.list_resources(resource_name=name) if r.get('ResourceName') == name]
+        matches = self.client.find_resources(self.params['name'])
         if len(matches) > 1:
+            return self.resolve_duplicates(matches)
+        return matches[0] if matches else None
+
+    def resolve_duplicates(self, matches):
+        name, ids = self.params['name'], ', '.join(str(r.get('ResourceId')) for r in matches)
+        if self.params['state'] == 'absent' and self.params['force']:
+            self.duplicates = matches[1:]
+            return matches[0]
+        nodes = dict((r['ResourceId'], self.client.list_resource_instances(r['ResourceId'])) for r in matches)
+        if not all(is_managed(nodes[r['ResourceId']]) for r in matches):
             raise ModuleError(
-                '%d resource groups are named %s (%s); set resource_id to choose one'
-                % (len(matches), name, ', '.join(str(r.get('ResourceId')) for r in matches))
+                '%d resource groups are named %s (%s) and not all of them were created by this collection; set '
+                'resource_id to choose one, or delete the extra ones (state=absent with force=true deletes all of '
+                'them)' % (len(matches), name, ids)
             )
-        if not matches:
-            return None
-        # ListResources and DescribeResource differ (ExtraData, ServiceCount types); use DescribeResource.
-        return self.client.describe_resource(matches[0]['ResourceId']) or matches[0]
+        # A create repeated after a killed run: keep the group that has services, else the oldest; delete the others.
+        keep = sorted(matches, key=lambda r: (-int(_num(r.get('ServiceCount'), int) or 0), str(r.get('CreateTime'))))[0]
+        for extra in matches:
+            if extra is not keep:
+                self.warn(
+                    'resource group %s (%s) is a duplicate this collection created (%s is kept): deleting it'
+                    % (name, extra['ResourceId'], keep['ResourceId'])
+                )
+                self.delete_group(extra, nodes[extra['ResourceId']])
+        return keep
 
     def run(self):
         params = self.params
-        resource = self.find()
-        instances = self.client.list_resource_instances(resource['ResourceId']) if resource else []
-        before = dict(
-            state='present' if resource else 'absent',
-            instance_count=len(active_instances(instances)) if resource else 0,
-        )
-        if params['state'] == 'absent':
-            resource, instances, after = self.absent(resource, instances)
-        else:
-            resource, instances, after = self.present(resource, instances)
-        self.diff(before, after)
-        return dict(resource_group=group_result(resource, instances))
-
-    def absent(self, resource, instances):
-        after = dict(state='absent', instance_count=0)
-        if resource is None:
-            return None, [], after
-        rid = resource['ResourceId']
-        services = self.client.list_services(resource_id=rid)
-        if services:
-            names = ', '.join(str(s.get('ServiceName')) for s in services)
-            if not self.params['force']:
-                raise ModuleError(
-                    'resource group %s (%s) still has services: %s. Delete them first (eas_service state=absent) '
-                    'or set force=true to delete them with the group.' % (self.params['name'], rid, names),
-                    resource_group=group_result(resource, instances),
-                )
-            for service in services:
-                self.do('DeleteService', self.client.delete_service, service.get('ServiceName'))
-            if not self.check_mode:
-                for service in services:
-                    wait_for_service(self.client, service.get('ServiceName'), 'absent', self.params['wait_timeout'])
-        to_delete = [i['InstanceId'] for i in instances if i.get('InstanceStatus') != 'Deleting']
-        if to_delete:
-            self.do('DeleteResourceInstances', self.client.delete_resource_instances, rid, to_delete)
-        if not self.check_mode and instances:
-            # DeleteResource is rejected while the group still has nodes: always wait for them.
-            wait_for_instances_gone(self.client, rid, [i['InstanceId'] for i in instances], self.params['wait_timeout'])
-        self.do('DeleteResource', self.client.delete_resource, rid)
-        if self.check_mode:
-            return resource, instances, after
-        if self.params['wait']:
-            wait_for_resource_gone(self.client, rid, self.params['wait_timeout'])
-        return None, [], after
-
-    def present(self, resource, instances):
-        params = self.params
+        if not GROUP_NAME_RE.match(params['name'] or ''):
+            raise ModuleError(
+                'name %r is not a resource group name: 1 to 27 characters, no spaces or slashes' % params['name']
+            )
+        self.duplicates = []
         count = params['instance_count']
-        if count is not None and count < 1:
+        if params['state'] == 'present' and count is not None and count < 1:
             raise ModuleError(
                 'instance_count must be at least 1 (use state=absent to delete the group), got %s' % count
             )
-        if resource is None:
-            return self.create(count)
+        try:
+            # Looking for the group and creating it is one step for every run on this controller: a run started while
+            # another (or one a killed run left behind) is creating the group waits, then finds it. Waits are outside.
+            with exclusive(
+                'eas-group %s %s' % (self.client.region, params['name']),
+                params['wait_timeout'],
+                'creating resource group %s' % params['name'],
+            ):
+                resource = self.find()
+                created = None
+                if params['state'] == 'present' and resource is None:
+                    created = self.create_group(count)
+            if params['state'] == 'absent':
+                return self.absent(resource)
+            if resource is None:
+                return self.created(created, count)
+            return self.present(resource)
+        except WaitWindowElapsed as window:
+            return dict(
+                waiting=True,
+                progress=window.progress,
+                wait_state=dict(window.state, unreachable=window.state.get('unreachable', 0.0)),
+                resource_group=group_result(*(window.last if isinstance(window.last, tuple) else (None, []))),
+            )
+
+    def finish(self, before, after, resource, instances):
+        self.diff(before, after)
+        return dict(resource_group=group_result(resource, instances))
+
+    def delete_group(self, resource, instances):
+        """Delete the nodes, wait until they are gone (DeleteResource is refused before), delete the group."""
         rid = resource['ResourceId']
+        to_delete = [i['InstanceId'] for i in instances if i.get('InstanceStatus') != 'Deleting']
+        if to_delete:
+            self.do('DeleteResourceInstances', self.client.delete_resource_instances, rid, to_delete)
+        if self.check_mode:
+            self.do('DeleteResource')
+            return
+        if instances:
+            self.wait(wait_for_instances_gone, rid, [i['InstanceId'] for i in instances], self.timeout())
+        self.do('DeleteResource', self.client.delete_resource, rid)
+        if self.params['wait']:
+            self.wait(wait_for_resource_gone, rid, self.timeout())
+
+    def absent(self, resource):
+        before = dict(state='present' if resource else 'absent')
+        after = dict(state='absent', instance_count=0)
+        if resource is None:
+            return self.finish(dict(before, instance_count=0), after, None, [])
+        for group in [resource] + self.duplicates:
+            rid = group['ResourceId']
+            instances = self.client.list_resource_instances(rid)
+            before.setdefault('instance_count', len(active_instances(instances)))
+            services = self.client.list_services(resource_id=rid)
+            if services and not self.params['force']:
+                raise ModuleError(
+                    'resource group %s (%s) still has services: %s. Delete them first (eas_service state=absent) '
+                    'or set force=true to delete them with the group.'
+                    % (self.params['name'], rid, ', '.join(str(s.get('ServiceName')) for s in services)),
+                    resource_group=group_result(group, instances),
+                )
+            for service in services:
+                if service.get('Status') != 'Deleting':
+                    self.do('DeleteService', self.client.delete_service, service.get('ServiceName'))
+            if not self.check_mode:
+                for service in services:
+                    wait_for_service(
+                        self.client,
+                        service.get('ServiceName'),
+                        'absent',
+                        self.timeout(),
+                        window=self.params['wait_window'] > 0,
+                    )
+            self.delete_group(group, instances)
+        return self.finish(before, after, resource if self.check_mode else None, [])
+
+    def present(self, resource):
+        params = self.params
+        count = params['instance_count']
+        rid = resource['ResourceId']
+        before = dict(state='present', instance_count=_num(resource.get('InstanceCount'), int))
+        if (
+            resource.get('Status') == 'ResourceReady'
+            and count is not None
+            and _num(resource.get('InstanceCount'), int) == count
+            and not params['resource_id']
+        ):
+            # Nothing to do: the one read of a rerun (ListResources) says so.
+            return self.finish(before, dict(before), resource, None)
+        resource = self.client.describe_resource(rid) or resource
+        instances = self.client.list_resource_instances(rid)
         active = active_instances(instances)
+        before['instance_count'] = len(active)
         after = dict(state='present', instance_count=count if count is not None else len(active))
         if params['instance_type'] and any(
             i.get('InstanceType') not in (None, params['instance_type']) for i in active
@@ -351,27 +477,23 @@ class ResourceGroupRunner(EASRunner):
                 params['system_disk_size'],
             )
         elif count is not None and count < len(active):
-            victims = pick_for_deletion(active, len(active) - count)
-            self.do(
-                'DeleteResourceInstances',
-                self.client.delete_resource_instances,
-                rid,
-                [i['InstanceId'] for i in victims],
-            )
+            victims = [i['InstanceId'] for i in pick_for_deletion(active, len(active) - count)]
+            self.do('DeleteResourceInstances', self.client.delete_resource_instances, rid, victims)
             if not self.check_mode and params['wait']:
-                wait_for_instances_gone(self.client, rid, [i['InstanceId'] for i in victims], params['wait_timeout'])
+                self.wait(wait_for_instances_gone, rid, victims, self.timeout())
         if self.check_mode:
-            return resource, instances, after
-        if params['wait'] and (self.actions or resource.get('Status') != 'ResourceReady'):
-            resource, instances = wait_for_resource_group(
-                self.client, rid, params['wait_timeout'], expected_count=count
-            )
+            return self.finish(before, after, resource, instances)
+        if params['wait'] and (
+            self.actions or resource.get('Status') != 'ResourceReady' or len(active) != len(instances)
+        ):
+            resource, instances = self.wait(wait_for_resource_group, rid, self.timeout(), expected_count=count)
         elif self.actions:
             resource = self.client.describe_resource(rid) or resource
             instances = self.client.list_resource_instances(rid)
-        return resource, instances, after
+        return self.finish(before, after, resource, instances)
 
-    def create(self, count):
+    def create_group(self, count):
+        """CreateResource (labelled as this collection's); after a 5xx or network error, look before failing."""
         params = self.params
         if params['resource_id']:
             raise ModuleError('resource group %s does not exist' % params['resource_id'])
@@ -381,28 +503,51 @@ class ResourceGroupRunner(EASRunner):
                 'resource group %s does not exist; %s required to create it'
                 % (params['name'], ' and '.join(missing) + (' is' if len(missing) == 1 else ' are'))
             )
-        created = self.do(
-            'CreateResource',
-            self.client.create_resource,
-            params['name'],
-            params['instance_type'],
-            count,
-            params['charge_type'],
-            params['zone'],
-            params['system_disk_size'],
-        )
-        after = dict(state='present', instance_count=count)
+        try:
+            return self.do(
+                'CreateResource',
+                self.client.create_resource,
+                params['name'],
+                params['instance_type'],
+                count,
+                params['charge_type'],
+                params['zone'],
+                params['system_disk_size'],
+                MANAGED_LABELS,
+            )
+        except EASError as err:
+            found = self.look_again() if err.retryable else None
+            if found is None:
+                raise
+            self.warn('CreateResource of %s answered %s, but the group exists: continuing' % (params['name'], err))
+            return found
+
+    def created(self, created, count):
+        params = self.params
+        before, after = dict(state='absent', instance_count=0), dict(state='present', instance_count=count)
         if self.check_mode:
-            return dict(ResourceName=params['name']), [], after
+            return self.finish(before, after, dict(ResourceName=params['name']), [])
         rid = created.get('ResourceId')
         if params['wait']:
-            resource, instances = wait_for_resource_group(
-                self.client, rid, params['wait_timeout'], expected_count=count
-            )
+            resource, instances = self.wait(wait_for_resource_group, rid, self.timeout(), expected_count=count)
         else:
             resource = self.client.describe_resource(rid) or dict(ResourceId=rid, ResourceName=params['name'])
             instances = self.client.list_resource_instances(rid)
-        return resource, instances, after
+        return self.finish(before, after, resource, instances)
+
+    def look_again(self, sleep=None):
+        """The group, when a failed create made it after all (it may take a moment to be listed), else None."""
+        deadline = time.monotonic() + LOOK_AGAIN_SECONDS
+        while True:
+            try:
+                matches = self.client.polling().find_resources(self.params['name'])
+            except EASError:
+                matches = []
+            if matches:
+                return matches[0]
+            if time.monotonic() >= deadline:
+                return None
+            (sleep or time.sleep)(2)
 
 
 def main():

@@ -16,8 +16,15 @@ description:
     is sent (C(UpdateService) with C(UpdateType=merge)); a change of C(metadata.instance) alone is a C(ScaleService).
   - Waits until the service is C(Running) with all instances running B(and) its endpoint answers
     C(GET <endpoint>/v1/models) with the service token (O(probe_endpoint)). A service that becomes C(Failed) ends
-    the wait at once; a timeout (an endless C(Waiting), for example) fails with the service's warning events,
-    its diagnosis and its last log lines in the message.
+    the wait at once, and so does one seen C(Stopped) several polls in a row while waiting for C(Running); a timeout
+    (an endless C(Waiting), for example) fails with the service's warning events, its diagnosis and its last log lines
+    in the message. While it waits, a line every 30 seconds shows the status, the latest warning event and the time.
+  - A changed config is sent at once when the service is C(Waiting), C(Pending) or C(Failed) (states that do not end
+    by themselves, so an update that fixes them must not wait for them); it waits first only for transitions that
+    end by themselves (C(Creating), C(Updating), C(Starting), C(Stopping), C(Scaling), C(HotUpdate)). After a
+    C(ScaleService) it waits until the requested number of instances runs.
+  - The name and the config are checked before any call (what EAS would refuse: the name's characters, the types in
+    C(metadata), C(containers) and C(storage), an OSS mount path with an endpoint inside its bucket name).
   - In check mode only C(DescribeService) is called; nothing is created, changed or waited for.
 author:
   - llmops.eas_stack contributors (!UNKNOWN)
@@ -46,6 +53,18 @@ options:
       - The values of C(dockerAuth) and of C(containers[].env) entries whose name contains C(pass), C(secret),
         C(token), C(key), C(auth) or C(credential) (any case) are treated as secrets and masked in the output
         (values shorter than 4 characters excepted).
+    type: dict
+  create_only_config:
+    description:
+      - Config merged into O(config) when the service is created (and when it moves to another resource group), but
+        never compared afterwards. For values the server may change or the user may tune by hand without a rerun
+        undoing it, such as C(metadata.cpu) and C(metadata.memory) sized from what the group could allocate at
+        creation.
+    type: dict
+  labels:
+    description:
+      - Labels of a new service (C(CreateService) C(Labels)). The module adds C(managed-by=llmops.eas_stack), which
+        the collection's pre-flight uses to tell its own services from others of the same name.
     type: dict
   update_type:
     description:
@@ -81,6 +100,18 @@ options:
       - Seconds to wait, the endpoint probe included.
     type: int
     default: 1200
+  wait_window:
+    description:
+      - Seconds after which a wait returns RV(waiting=true), RV(progress) and RV(wait_state) instead of going on (0 =
+        wait until O(wait_timeout)). The module's action plugin uses it to show progress every 30 seconds and then
+        calls the module again with O(wait_state); there is no need to set it by hand.
+    type: int
+    default: 0
+  wait_state:
+    description:
+      - What a later wait window needs (RV(wait_state) of the previous window). With it the module only waits; it
+        does not act again. Set by the action plugin.
+    type: dict
   probe_endpoint:
     description:
       - After C(Running), GET C(<endpoint>/v1/models) with the service token until it answers HTTP 200 (the EAS
@@ -223,49 +254,55 @@ service:
     latest_version:
       description: Latest config version.
       type: int
+    labels:
+      description: The service's labels.
+      type: dict
 actions:
   description: The API actions the task performed (or would perform, in check mode).
   returned: always
   type: list
   elements: str
   sample: [UpdateService]
+waiting:
+  description: True when a O(wait_window) ended before the wait did (RV(progress) and RV(wait_state) tell where it is).
+  returned: with O(wait_window)
+  type: bool
+progress:
+  description: One line on what the wait is at (status, instances, the latest warning event).
+  returned: when RV(waiting) is true
+  type: str
+wait_state:
+  description: What the next window needs (O(wait_state)).
+  returned: when RV(waiting) is true
+  type: dict
 """
 
 import copy
 import time
 
 from ansible_collections.llmops.eas_stack.plugins.module_utils.compare import config_difference, deep_merge, project
-from ansible_collections.llmops.eas_stack.plugins.module_utils.eas_client import EASRunner
+from ansible_collections.llmops.eas_stack.plugins.module_utils.eas_client import EASError, EASRunner
 from ansible_collections.llmops.eas_stack.plugins.module_utils.eas_service_config import (
+    MANAGED_LABELS,
+    SERVICE_NAME_RE,
     config_secret_values,
-    endpoint_url,
     parse_service_config,
     scrub,
+    service_config_errors,
     service_endpoints_argument_spec,
     service_result,
 )
 from ansible_collections.llmops.eas_stack.plugins.module_utils.eas_waiter import (
     SERVICE_FAILED,
+    SERVICE_TRANSITIONS,
     EASWaitError,
+    WaitWindowElapsed,
     probe_endpoint,
     service_version,
     wait_for_service,
     wait_until_visible,
 )
 from ansible_collections.llmops.eas_stack.plugins.module_utils.errors import ModuleError
-
-TRANSITIONAL = (
-    'Creating',
-    'Pending',
-    'Waiting',
-    'Starting',
-    'Updating',
-    'HotUpdate',
-    'Scaling',
-    'Stopping',
-    'Cloning',
-    'Committing',
-)
 
 
 def build_desired(params):
@@ -310,11 +347,15 @@ class ServiceRunner(EASRunner):
         name=dict(type='str', required=True),
         state=dict(type='str', default='present', choices=['present', 'running', 'stopped', 'restarted', 'absent']),
         config=dict(type='dict'),
+        create_only_config=dict(type='dict'),
         update_type=dict(type='str', default='merge', choices=['merge', 'replace']),
         auto_max_unavailable=dict(type='bool', default=True),
         workspace_id=dict(type='str'),
+        labels=dict(type='dict'),
         wait=dict(type='bool', default=True),
         wait_timeout=dict(type='int', default=1200),
+        wait_window=dict(type='int', default=0),
+        wait_state=dict(type='dict'),
         probe_endpoint=dict(type='bool', default=True),
         return_access_token=dict(type='bool', default=True, no_log=False),
         **service_endpoints_argument_spec(),
@@ -323,13 +364,11 @@ class ServiceRunner(EASRunner):
     def __init__(self, module):
         super().__init__(module)
         # dockerAuth and secret-looking env values of the config: masked in the invocation, the result and the diff.
-        module.no_log_values.update(config_secret_values(module.params['config']))
+        for key in ('config', 'create_only_config'):
+            module.no_log_values.update(config_secret_values(module.params[key]))
         self.name = module.params['name']
-        self.https = module.params['https_endpoints']
-        self.initial_status = None
         self.started = time.monotonic()
-        self.min_version = None
-        self.restarted = False
+        self.spec = {}
 
     def remaining(self):
         return max(1, round(self.params['wait_timeout'] - (time.monotonic() - self.started)))
@@ -343,157 +382,197 @@ class ServiceRunner(EASRunner):
     def describe(self):
         return self.remember(self.client.describe_service(self.name))
 
-    def wait(self, target):
-        # Right after acting on a Failed service, the first polls may still show the old failure.
-        stale = 2 if self.actions and self.initial_status in SERVICE_FAILED else 0
-        # After an update or a restart, Running must be the new state, not the old one (see eas_waiter).
-        return self.remember(
-            wait_for_service(
-                self.client,
-                self.name,
-                target,
-                self.remaining(),
-                stale_failed_polls=stale,
-                min_version=self.min_version,
-                require_change=self.restarted,
+    def wait(self, target, window=False):
+        """Wait for ``target`` with what the actions so far require (see eas_waiter: versions, restarts, scaling)."""
+        timeout = min(self.params['wait_window'], self.remaining()) if window else self.remaining()
+        return self.remember(wait_for_service(self.client, self.name, target, timeout, spec=self.spec, window=window))
+
+    def validate(self, desired):
+        if not SERVICE_NAME_RE.match(self.name):
+            raise ModuleError(
+                'name %r is not a valid EAS service name: use 3-63 lowercase letters, digits and '
+                'underscores, starting with a letter' % self.name
             )
-        )
-
-    def update(self, service, body):
-        """UpdateService; the waits after it require the version the update creates (LatestVersion before + 1)."""
-        before = service_version(service)
-        self.do(
-            'UpdateService',
-            self.client.update_service,
-            self.name,
-            body,
-            self.params['update_type'] if self.params['update_type'] == 'replace' else None,
-        )
-        self.min_version = before + 1 if before is not None else None
-
-    def restart(self):
-        self.do('RestartService', self.client.restart_service, self.name)
-        self.restarted = True
+        if desired is not None:
+            errors = service_config_errors(deep_merge(self.params['create_only_config'] or {}, desired), self.name)
+            if errors:
+                raise ModuleError('config is not a valid EAS service config: %s' % '; '.join(errors))
 
     def run(self):
+        desired = build_desired(self.params)
+        self.validate(desired)
         try:
-            return self.converge()
+            if self.params['wait_state'] is not None:
+                return self.keep_waiting()
+            return self.converge(desired)
+        except WaitWindowElapsed as window:
+            self.remember(window.last)
+            return dict(
+                waiting=True,
+                progress=window.progress,
+                wait_state=dict(window.state, target=self.target()),
+                service=service_result(window.last, **self.endpoint_options()),
+            )
         except EASWaitError as err:
             last = err.last if isinstance(err.last, dict) else None
             self.remember(last)
-            err.extra['service'] = service_result(last, self.https) if last else {}
+            err.extra['service'] = service_result(last, **self.endpoint_options()) if last else {}
             raise
 
-    def converge(self):
+    def endpoint_options(self):
+        return dict(https=self.params['https_endpoints'], https_intranet=self.params['https_intranet_endpoint'])
+
+    def target(self):
+        return {'running': 'Running', 'restarted': 'Running', 'stopped': 'Stopped', 'absent': 'absent'}.get(
+            self.params['state'], 'settled'
+        )
+
+    def keep_waiting(self):
+        """A later window of the same task: the actions are done, only the wait goes on."""
+        self.spec = dict(self.params['wait_state'])
+        target = self.spec.pop('target', self.target())
+        service = self.wait(target, window=self.params['wait_window'] > 0)
+        return self.finish(self.probe(service), None, None)
+
+    def create(self, desired):
+        params = self.params
+        if params['state'] == 'stopped':
+            raise ModuleError(
+                'service %s does not exist, so it cannot be stopped; create it with '
+                'state=present or state=running first' % self.name
+            )
+        if desired is None:
+            raise ModuleError('service %s does not exist; config is required to create it' % self.name)
+        body = deep_merge(params['create_only_config'] or {}, desired)
+        body.setdefault('metadata', {}).setdefault('name', self.name)
+        labels = dict(MANAGED_LABELS, **(params['labels'] or {}))
+        try:
+            self.do('CreateService', self.client.create_service, body, params['workspace_id'], labels)
+        except EASError as err:
+            # A 5xx or a network error may hide a create that happened: look before failing (never create twice).
+            if not err.retryable or wait_until_visible(self.client, self.name) is None:
+                raise
+            self.warn('CreateService of %s answered %s, but the service exists: continuing' % (self.name, err))
+
+    def converge(self, desired):
         params = self.params
         state = params['state']
-        desired = build_desired(params)
         service = self.describe()
         current_config = parse_service_config(service)
         status = service.get('Status') if service else None
-        self.initial_status = status
+        # Right after acting on a Failed service, the first polls may still show the old failure.
+        self.spec['stale_failed_polls'] = 2 if status in SERVICE_FAILED else 0
         before = dict(status=status or 'absent')
         after = dict(status=status or 'absent')
         if desired is not None:
             before['config'] = scrub(project(current_config, desired)) if service else {}
 
         if state == 'absent':
-            if service:
-                if status != 'Deleting':
-                    self.do('DeleteService', self.client.delete_service, self.name)
-                if params['wait'] and not self.check_mode:
-                    self.wait('absent')
-                service = None
-            after = dict(status='absent')
-            if desired is not None:
-                after['config'] = {}
-            return self.finish(service, before, after)
+            if service and status != 'Deleting':
+                self.do('DeleteService', self.client.delete_service, self.name)
+            if service and params['wait'] and not self.check_mode:
+                self.wait('absent', window=params['wait_window'] > 0)
+            after = dict(status='absent', config={}) if desired is not None else dict(status='absent')
+            return self.finish(None, before, after)
 
         created = updated = False
         if service is None:
-            if state == 'stopped':
-                raise ModuleError(
-                    'service %s does not exist, so it cannot be stopped; create it with '
-                    'state=present or state=running first' % self.name
-                )
-            if desired is None:
-                raise ModuleError('service %s does not exist; config is required to create it' % self.name)
-            body = copy.deepcopy(desired)
-            body.setdefault('metadata', {}).setdefault('name', self.name)
-            self.do('CreateService', self.client.create_service, body, params['workspace_id'])
+            self.create(desired)
             created = True
             after = dict(status='Running', config=scrub(desired))
         elif desired is not None:
+            if (
+                params['create_only_config']
+                and (desired.get('metadata') or {}).get('resource')
+                and (desired.get('metadata') or {}).get('resource') != service.get('Resource')
+            ):
+                # Moving to another resource group: the create-only part (its sizing) applies again.
+                desired = deep_merge(params['create_only_config'], desired)
             action, body = plan_update(desired, current_config, params['update_type'])
             after['config'] = scrub(
                 deep_merge(project(current_config, desired), desired) if params['update_type'] == 'merge' else desired
             )
             if action:
-                if status in TRANSITIONAL and params['wait'] and not self.check_mode:
-                    # An update in the middle of a create/update/stop may be rejected: let it settle first.
+                if status in SERVICE_TRANSITIONS and params['wait'] and not self.check_mode:
+                    # A change in the middle of a create/update/stop may be rejected: let it settle first.
                     service = self.wait('settled')
                     status = service.get('Status')
                 if action == 'ScaleService':
                     self.do(action, self.client.scale_service, self.name, body)
+                    self.spec['instances'] = int(body)
                 else:
-                    self.update(service, body)
+                    latest = service_version(service)
+                    update_type = 'replace' if params['update_type'] == 'replace' else None
+                    self.do('UpdateService', self.client.update_service, self.name, body, update_type)
+                    self.spec['min_version'] = latest + 1 if latest is not None else None
                 updated = True
 
-        # Run-state transitions, never a redundant start or stop.
         if not created:
-            if state == 'running':
-                if status in ('Stopped', 'Stopping'):
-                    if status == 'Stopping' and not self.check_mode:
-                        self.wait('Stopped')
-                    self.do('StartService', self.client.start_service, self.name)
-                after['status'] = 'Running'
-            elif state == 'stopped':
-                if status not in ('Stopped', 'Stopping'):
-                    if updated and params['wait'] and not self.check_mode:
-                        self.wait('settled')
-                    self.do('StopService', self.client.stop_service, self.name)
-                elif updated and params['wait'] and not self.check_mode:
-                    # Some servers start a stopped service to apply an update; stop it again if so.
-                    settled = self.wait('settled')
-                    if settled and settled.get('Status') == 'Running':
-                        self.do('StopService', self.client.stop_service, self.name)
-                after['status'] = 'Stopped'
-            elif state == 'restarted':
-                if status in ('Stopped', 'Stopping'):
-                    if status == 'Stopping' and not self.check_mode:
-                        self.wait('Stopped')
-                    self.do('StartService', self.client.start_service, self.name)
-                else:
-                    self.restart()
-                after['status'] = 'Running'
+            after['status'] = self.run_state(state, status, updated) or after['status']
         elif state == 'restarted':
             after['status'] = 'Running'
 
         if self.check_mode:
             return self.finish(service, before, after)
-
         if params['wait']:
-            target = {'running': 'Running', 'restarted': 'Running', 'stopped': 'Stopped'}.get(state, 'settled')
-            service = self.wait(target)
-            if service and service.get('Status') == 'Running' and params['probe_endpoint']:
-                endpoint = endpoint_url(service.get('InternetEndpoint') or service.get('IntranetEndpoint'), self.https)
-                if not endpoint:
-                    raise ModuleError(
-                        'service %s is Running but has no endpoint to probe; set probe_endpoint=false' % self.name,
-                        service=service_result(service, self.https),
-                    )
-                probe_endpoint(endpoint, service.get('AccessToken') or '', self.remaining())
+            service = self.probe(self.wait(self.target(), window=params['wait_window'] > 0))
         elif created:
             service = self.remember(wait_until_visible(self.client, self.name))
         elif self.actions:
             service = self.describe() or service
         return self.finish(service, before, after)
 
+    def run_state(self, state, status, updated):
+        """Start, stop or restart as ``state`` asks, never a redundant start or stop. Returns the status to expect."""
+        waiting = self.params['wait'] and not self.check_mode
+        if state == 'running':
+            if status in ('Stopped', 'Stopping'):
+                if status == 'Stopping' and waiting:
+                    self.wait('Stopped')
+                self.do('StartService', self.client.start_service, self.name)
+            return 'Running'
+        if state == 'stopped':
+            if status not in ('Stopped', 'Stopping'):
+                if updated and waiting:
+                    self.wait('settled')
+                self.do('StopService', self.client.stop_service, self.name)
+            elif updated and waiting:
+                # Some servers start a stopped service to apply an update; stop it again if so.
+                settled = self.wait('settled')
+                if settled and settled.get('Status') == 'Running':
+                    self.do('StopService', self.client.stop_service, self.name)
+            return 'Stopped'
+        if state == 'restarted':
+            if status in ('Stopped', 'Stopping'):
+                if status == 'Stopping' and waiting:
+                    self.wait('Stopped')
+                self.do('StartService', self.client.start_service, self.name)
+            else:
+                self.do('RestartService', self.client.restart_service, self.name)
+                self.spec['require_change'] = True
+            return 'Running'
+        return None
+
+    def probe(self, service):
+        """After Running, GET <endpoint>/v1/models until the gateway answers (it lags behind Running)."""
+        if not (service and service.get('Status') == 'Running' and self.params['probe_endpoint']):
+            return service
+        result = service_result(service, **self.endpoint_options())
+        endpoint = result.get('internet_endpoint') or result.get('intranet_endpoint')
+        if not endpoint:
+            raise ModuleError(
+                'service %s is Running but has no endpoint to probe; set probe_endpoint=false' % self.name,
+                service=result,
+            )
+        probe_endpoint(endpoint, service.get('AccessToken') or '', self.remaining())
+        return service
+
     def finish(self, service, before, after):
-        result = service_result(service, self.https)
+        result = service_result(service, **self.endpoint_options())
         if not self.params['return_access_token']:
             result.pop('access_token', None)
-        self.diff(before, after)
+        if before is not None:
+            self.diff(before, after)
         return dict(service=result)
 
 

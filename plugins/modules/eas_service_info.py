@@ -125,14 +125,15 @@ class ServiceInfoRunner(EASRunner):
 
     def run(self):
         params = self.params
+        endpoints = dict(https=params['https_endpoints'], https_intranet=params['https_intranet_endpoint'])
         if params['name']:
             service = self.client.describe_service(params['name'])
-            return dict(services=[service_result(service, params['https_endpoints'])] if service else [])
+            return dict(services=[service_result(service, **endpoints)] if service else [])
         filters = dict(filter=params['filter'], resource_id=params['resource_id'], service_status=params['status'])
         services = self.client.list_services(**dict((k, v) for k, v in filters.items() if v is not None))
         listed = []
         for service in services:
-            item = service_result(service, params['https_endpoints'])
+            item = service_result(service, **endpoints)
             for key in ('access_token', 'internet_endpoint', 'intranet_endpoint'):
                 item.pop(key, None)
             listed.append(item)

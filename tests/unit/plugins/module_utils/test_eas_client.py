@@ -427,8 +427,9 @@ def test_endpoints_are_returned_with_https_unless_disabled():
     }
     result = service_result(service)
     assert result['internet_endpoint'] == 'https://1.cn-hangzhou.pai-eas.aliyuncs.com/api/predict/svc'
-    assert result['intranet_endpoint'] == 'https://1.vpc.cn-hangzhou.pai-eas.aliyuncs.com/api/predict/svc'
-    assert service_result(service, https_endpoints=False)['internet_endpoint'] == service['InternetEndpoint']
+    assert result['intranet_endpoint'] == service['IntranetEndpoint']
+    assert service_result(service, https_intranet=True)['intranet_endpoint'].startswith('https://1.vpc.')
+    assert service_result(service, https=False)['internet_endpoint'] == service['InternetEndpoint']
     assert endpoint_url('https://already/x') == 'https://already/x'
     assert endpoint_url(None) is None
 
@@ -474,3 +475,46 @@ def test_scrub_masks_docker_auth_and_secret_env_without_touching_the_input():
     assert out['containers'][0]['env'][4] == {'name': 'MODEL', 'value': 'DeepSeek'}
     assert out['containers'][1]['env']['PORT'] == '8000'
     assert SECRET_CONFIG['containers'][0]['env'][0]['value'] == 'hf_abcdef'
+
+
+def test_an_html_error_page_is_named_and_retried():
+    from Tea.exceptions import UnretryableException
+
+    page = 'Failed to parse the value as json format, Value: "<html><body><h1>503 Service Temporarily Unavailable</h1>"'
+    err = from_tea_exception(UnretryableException(None, RuntimeError(page)), 'describe service svc')
+    assert err.retryable and err.code == 'NotTheEASAPI'
+    assert 'not the EAS API' in str(err) and '503 Service Temporarily Unavailable' in str(err)
+    assert 'Failed to parse' not in str(err)
+
+
+def test_an_unresolvable_endpoint_is_not_retried():
+    from Tea.exceptions import UnretryableException
+
+    inner = OSError("HTTPSConnectionPool: Failed to resolve 'nohost' ([Errno -2] Name or service not known)")
+    err = from_tea_exception(UnretryableException(None, inner), 'describe service svc')
+    assert not err.retryable and err.code == 'EndpointNotFound' and 'eas_endpoint' in str(err)
+
+
+@pytest.mark.parametrize('endpoint', ['not a host', 'http://bad host:1', 'pai-eas.cn-hangzhou.aliyuncs.com;rm'])
+def test_garbage_endpoints_are_refused_before_any_call(endpoint):
+    with pytest.raises(EASConfigError, match='is not a host name'):
+        parse_endpoint(endpoint, 'cn-hangzhou')
+
+
+@pytest.mark.parametrize('region', ['hangzhou', 'CN_HANGZHOU', 'cn-hangzhou '])
+def test_regions_are_region_ids(region):
+    with pytest.raises(EASConfigError, match='not a region id'):
+        build_sdk_config(dict(region=region, access_key_id='a', access_key_secret='b'))
+
+
+def test_one_sdk_requirement_for_the_modules_the_docs_and_requirements_txt():
+    from pathlib import Path
+
+    from ansible_collections.llmops.eas_stack.plugins.module_utils.eas_connection import SDK_REQUIREMENT
+
+    root = Path(__file__).resolve().parents[4]
+    lines = [line.split('#')[0].strip() for line in (root / 'requirements.txt').read_text().splitlines()]
+    assert SDK_REQUIREMENT in lines
+    floor = SDK_REQUIREMENT.split('>=')[1].split(',')[0]
+    fragment = (root / 'plugins' / 'doc_fragments' / 'eas.py').read_text()
+    assert 'alibabacloud-eas20210701 >= %s, < 7' % floor in fragment

@@ -11,10 +11,11 @@ import pytest
 
 from ansible_collections.llmops.eas_stack.plugins.module_utils.eas_client import EASClient
 from ansible_collections.llmops.eas_stack.plugins.module_utils.errors import RetryPolicy
+from ansible_collections.llmops.eas_stack.plugins.module_utils.eas_group_waiter import wait_for_resource_group
 from ansible_collections.llmops.eas_stack.plugins.module_utils.eas_waiter import (
     EASWaitError,
+    WaitWindowElapsed,
     probe_endpoint,
-    wait_for_resource_group,
     wait_for_service,
 )
 from ansible_collections.llmops.eas_stack.tests.unit.plugins.module_utils.eas_fakes import FakeSDK, client_error
@@ -167,7 +168,7 @@ def test_after_an_update_the_old_running_version_is_not_enough():
             ]
         }
     )
-    result = wait_for_service(client, 'svc', 'Running', 600, sleep=clock.sleep, clock=clock, min_version=4)
+    result = wait_for_service(client, 'svc', 'Running', 600, sleep=clock.sleep, clock=clock, spec=dict(min_version=4))
     assert result['CurrentVersion'] == 4 and result['Status'] == 'Running'
     assert sdk.names() == ['describe_service'] * 4
 
@@ -176,19 +177,19 @@ def test_update_of_a_version_that_never_rolls_out_times_out_clearly():
     clock = Clock()
     client, dummy = client_for(dict(DIAG, describe_service=[svc('Running', CurrentVersion=3, LatestVersion=4)]))
     with pytest.raises(EASWaitError) as exc:
-        wait_for_service(client, 'svc', 'settled', 120, sleep=clock.sleep, clock=clock, min_version=4)
+        wait_for_service(client, 'svc', 'settled', 120, sleep=clock.sleep, clock=clock, spec=dict(min_version=4))
     assert exc.value.timed_out and 'update to version 4 is not complete' in exc.value.message
 
 
 def test_update_without_a_new_version_falls_back_to_running_after_the_grace():
     clock = Clock()
     client, dummy = client_for({'describe_service': [svc('Running', CurrentVersion=3, LatestVersion=3)]})
-    wait_for_service(client, 'svc', 'Running', 600, sleep=clock.sleep, clock=clock, min_version=4, version_grace=60)
+    wait_for_service(client, 'svc', 'Running', 600, sleep=clock.sleep, clock=clock, spec=dict(min_version=4))
     assert 60 <= clock.now - 1000 < 80
     # a server that reports no versions at all: no extra wait
     clock = Clock()
     client, dummy = client_for({'describe_service': [svc('Running')]})
-    wait_for_service(client, 'svc', 'Running', 600, sleep=clock.sleep, clock=clock, min_version=4)
+    wait_for_service(client, 'svc', 'Running', 600, sleep=clock.sleep, clock=clock, spec=dict(min_version=4))
     assert clock.sleeps == []
 
 
@@ -197,13 +198,11 @@ def test_after_a_restart_running_counts_only_after_a_change_or_the_grace():
     client, sdk = client_for(
         {'describe_service': [svc('Running'), svc('Running', 0), svc('Starting', 0), svc('Running')]}
     )
-    wait_for_service(client, 'svc', 'Running', 600, sleep=clock.sleep, clock=clock, require_change=True)
+    wait_for_service(client, 'svc', 'Running', 600, sleep=clock.sleep, clock=clock, spec=dict(require_change=True))
     assert sdk.names() == ['describe_service'] * 4  # not the first (old) Running
     clock = Clock()
     client, sdk = client_for({'describe_service': [svc('Running')]})
-    wait_for_service(
-        client, 'svc', 'Running', 600, sleep=clock.sleep, clock=clock, require_change=True, change_grace=30
-    )
+    wait_for_service(client, 'svc', 'Running', 600, sleep=clock.sleep, clock=clock, spec=dict(require_change=True))
     assert 30 <= clock.now - 1000 < 45  # a restart that finished unseen: bounded by the grace
     clock = Clock()
     client, sdk = client_for({'describe_service': [svc('Running')]})
@@ -296,3 +295,88 @@ def test_resource_group_fails_fast_on_create_failed_instance():
     with pytest.raises(EASWaitError, match='out of stock'):
         wait_for_resource_group(client, 'eas-r-1', 600, expected_count=1, sleep=clock.sleep, clock=clock)
     assert clock.sleeps == []
+
+
+# -- outages, stopped services, scaling, windows -----------------------------------------------------------------
+
+
+def test_an_api_outage_does_not_end_the_wait_and_is_reported(monkeypatch):
+    from ansible_collections.llmops.eas_stack.tests.unit.plugins.module_utils.eas_fakes import (
+        network_error,
+        server_error,
+    )
+
+    clock = Clock()
+    outage = [server_error(), network_error(), server_error(503)] * 8  # about 60 s of polls that get no answer
+    client, sdk = client_for({'describe_service': [svc('Starting', 0)] + outage + [svc('Running')]})
+    result = wait_for_service(client, 'svc', 'Running', 1800, sleep=clock.sleep, clock=clock)
+    assert result['Status'] == 'Running'
+    # every poll was one attempt: no per-call retries, no retry budget spent on polls
+    assert sdk.names().count('describe_service') == 2 + len(outage)
+
+
+def test_an_outage_until_the_deadline_says_how_long_the_api_was_unreachable():
+    from ansible_collections.llmops.eas_stack.tests.unit.plugins.module_utils.eas_fakes import network_error
+
+    clock = Clock()
+    client, dummy = client_for(dict(DIAG, describe_service=[svc('Starting', 0), network_error()]))
+    with pytest.raises(EASWaitError) as exc:
+        wait_for_service(client, 'svc', 'Running', 60, sleep=clock.sleep, clock=clock)
+    assert exc.value.timed_out
+    assert 'The API did not answer for' in exc.value.message and 'network error' in exc.value.message
+
+
+def test_a_non_retryable_error_ends_the_wait():
+    clock = Clock()
+    client, dummy = client_for({'describe_service': [svc('Starting', 0), client_error(403, 'Forbidden.RAM')]})
+    with pytest.raises(Exception, match='Forbidden.RAM'):
+        wait_for_service(client, 'svc', 'Running', 600, sleep=clock.sleep, clock=clock)
+
+
+def test_stopped_for_several_polls_fails_a_wait_for_running():
+    clock = Clock()
+    client, sdk = client_for(dict(DIAG, describe_service=[svc('Stopped', 0)]))
+    with pytest.raises(EASWaitError) as exc:
+        wait_for_service(client, 'svc', 'Running', 1800, sleep=clock.sleep, clock=clock)
+    assert not exc.value.timed_out and 'is Stopped while waiting for it to be Running' in exc.value.message
+    assert sdk.names().count('describe_service') == 3 and clock.now - 1000 < 15
+
+
+def test_a_start_that_shows_stopped_for_a_poll_is_fine():
+    clock = Clock()
+    client, dummy = client_for({'describe_service': [svc('Stopped', 0), svc('Starting', 0), svc('Running')]})
+    assert wait_for_service(client, 'svc', 'Running', 600, sleep=clock.sleep, clock=clock)['Status'] == 'Running'
+
+
+def test_after_scaling_the_old_running_count_is_not_enough():
+    clock = Clock()
+    client, sdk = client_for(
+        {'describe_service': [svc('Running', 1, 1), svc('Scaling', 1, 2), svc('Running', 1, 2), svc('Running', 2, 2)]}
+    )
+    result = wait_for_service(client, 'svc', 'Running', 600, spec=dict(instances=2), sleep=clock.sleep, clock=clock)
+    assert result['RunningInstance'] == 2 and sdk.names().count('describe_service') == 4
+
+
+def test_settled_does_not_wait_for_a_service_that_stays_waiting():
+    clock = Clock()
+    client, sdk = client_for({'describe_service': [svc('Waiting', 0)]})
+    assert wait_for_service(client, 'svc', 'settled', 600, sleep=clock.sleep, clock=clock)['Status'] == 'Waiting'
+    assert clock.sleeps == []
+
+
+def test_a_window_ends_with_progress_and_the_state_the_next_window_needs():
+    clock = Clock()
+    # an update that the server never records as a new version: Running counts again after the 60 s grace
+    script = dict(DIAG, describe_service=[svc('Running', CurrentVersion=3, LatestVersion=3)])
+    client, dummy = client_for(script)
+    with pytest.raises(WaitWindowElapsed) as exc:
+        wait_for_service(
+            client, 'svc', 'Running', 30, spec=dict(min_version=4), window=True, sleep=clock.sleep, clock=clock
+        )
+    assert 'service svc: Running' in exc.value.progress and 'Insufficient cpu' in exc.value.progress
+    assert exc.value.state['min_version'] == 4 and exc.value.state['elapsed'] >= 30
+    # the next window knows the 30 s already spent: the grace ends 30 s into it
+    client, dummy = client_for(script)
+    started = clock.now
+    wait_for_service(client, 'svc', 'Running', 60, spec=exc.value.state, sleep=clock.sleep, clock=clock)
+    assert 25 <= clock.now - started <= 40

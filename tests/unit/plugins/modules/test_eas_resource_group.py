@@ -125,15 +125,54 @@ def test_existing_group_is_found_by_exact_name_and_unchanged(capsys):
     assert sdk.calls[0][1][0].resource_name == 'grp'
 
 
-def test_two_groups_with_the_same_name_is_an_error(capsys):
-    sdk = FakeSDK({'list_resources': [listing('grp', 'grp')]})
+MANAGED = [{'LabelKey': 'managed-by', 'LabelValue': 'llmops.eas_stack'}]
+
+
+def test_two_groups_with_the_same_name_not_all_ours_is_an_error_naming_them(capsys):
+    sdk = FakeSDK({'list_resources': [listing('grp', 'grp')], 'list_resource_instances': [instances(inst('eas-i-1'))]})
     result = run(capsys, eas_resource_group, sdk, name='grp', instance_count=1)
-    assert (
-        result['failed'] is True
-        and 'eas-r-1' in result['msg']
-        and 'eas-r-2' in result['msg']
-        and 'resource_id' in result['msg']
+    assert result['failed'] is True
+    assert 'eas-r-1' in result['msg'] and 'eas-r-2' in result['msg'] and 'resource_id' in result['msg']
+    assert sdk.mutating_calls() == []
+
+
+def test_duplicates_this_collection_made_are_resolved_keeping_the_oldest(capsys):
+    groups = listing('grp', 'grp')
+    groups['Resources'][0].update(CreateTime='2026-01-01T00:00:00Z', InstanceCount=1)
+    groups['Resources'][1].update(CreateTime='2026-01-01T00:00:09Z', InstanceCount=1)
+    ours = instances(dict(inst('eas-i-1'), Labels=MANAGED))
+    sdk = FakeSDK(
+        {
+            'list_resources': [groups, listing('grp')],
+            'list_resource_instances': [ours, ours, instances()],
+            'delete_resource_instances': [{}],
+            'describe_resource': [GONE],
+            'delete_resource': [{}],
+        }
     )
+    result = run(capsys, eas_resource_group, sdk, name='grp', instance_count=1)
+    assert result.get("failed") is not True, result
+    assert result["resource_group"]["id"] == "eas-r-1"
+    deleted = [c for c in sdk.calls if c[0] in ('delete_resource_instances', 'delete_resource')]
+    assert [c[0] for c in deleted] == ['delete_resource_instances', 'delete_resource']
+    assert all(c[1][1] == 'eas-r-2' for c in deleted)
+    assert 'duplicate this collection created' in json.dumps(result['warnings'])
+
+
+def test_absent_with_force_deletes_every_group_of_the_name(capsys):
+    sdk = FakeSDK(
+        {
+            'list_resources': [listing('grp', 'grp')],
+            'list_resource_instances': [instances(inst('eas-i-1')), instances()],
+            'list_services': [{'Services': []}],
+            'delete_resource_instances': [{}],
+            'describe_resource': [GONE],
+            'delete_resource': [{}],
+        }
+    )
+    result = run(capsys, eas_resource_group, sdk, name='grp', state='absent', force=True)
+    assert result.get('failed') is not True, result
+    assert sorted(c[1][1] for c in sdk.calls if c[0] == 'delete_resource') == ['eas-r-1', 'eas-r-2']
 
 
 def test_scale_up_and_down(capsys):
@@ -292,6 +331,103 @@ def test_service_info_returns_https_endpoints_unless_disabled(capsys):
     }
     result = run(capsys, eas_service_info, FakeSDK({'describe_service': [service]}), name='svc')
     assert result['services'][0]['internet_endpoint'] == 'https://1.cn-hangzhou.pai-eas.aliyuncs.com/api/predict/svc'
-    assert result['services'][0]['intranet_endpoint'].startswith('https://1.vpc.')
+    assert result['services'][0]['intranet_endpoint'].startswith('http://1.vpc.')
     result = run(capsys, eas_service_info, FakeSDK({'describe_service': [service]}), name='svc', https_endpoints=False)
     assert result['services'][0]['internet_endpoint'] == service['InternetEndpoint']
+
+
+def test_a_rerun_with_nothing_to_change_reads_the_group_once(capsys):
+    ready = listing('grp')
+    ready['Resources'][0]['InstanceCount'] = 1
+    sdk = FakeSDK({'list_resources': [ready]})
+    result = run(capsys, eas_resource_group, sdk, name='grp', instance_type='ecs.gn7i-c8g1.2xlarge', instance_count=1)
+    assert result['changed'] is False and sdk.names() == ['list_resources']
+    assert result['resource_group']['allocatable_cpu'] == 7.0
+
+
+def test_new_groups_carry_the_collection_label(capsys, monkeypatch):
+    sdk = FakeSDK(
+        {
+            'list_resources': [{'Resources': [], 'TotalCount': 0}],
+            'create_resource': [{'ResourceId': 'eas-r-1'}],
+            'describe_resource': [resource()],
+            'list_resource_instances': [instances(inst('eas-i-1'))],
+        }
+    )
+    run(capsys, eas_resource_group, sdk, name='grp', instance_type='ecs.gn7i-c8g1.2xlarge', instance_count=1)
+    request = [c for c in sdk.calls if c[0] == 'create_resource'][0][1][0]
+    assert request.labels == {'managed-by': 'llmops.eas_stack'}
+
+
+def test_a_create_that_failed_with_a_5xx_but_happened_is_not_sent_again(capsys, monkeypatch):
+    from ansible_collections.llmops.eas_stack.tests.unit.plugins.module_utils.eas_fakes import server_error
+
+    monkeypatch.setattr(eas_resource_group, 'time', FakeTime())
+    sdk = FakeSDK(
+        {
+            'list_resources': [{'Resources': [], 'TotalCount': 0}, {'Resources': [], 'TotalCount': 0}, listing('grp')],
+            'create_resource': [server_error()],
+            'describe_resource': [resource()],
+            'list_resource_instances': [instances(inst('eas-i-1'))],
+        }
+    )
+    result = run(capsys, eas_resource_group, sdk, name='grp', instance_type='ecs.gn7i-c8g1.2xlarge', instance_count=1)
+    assert result.get('failed') is not True, result
+    assert sdk.names().count('create_resource') == 1
+    assert 'but the group exists' in json.dumps(result['warnings'])
+
+
+@pytest.mark.parametrize('name', ['', 'with space', 'x' * 28])
+def test_bad_group_names_are_refused_before_any_call(capsys, name):
+    sdk = FakeSDK({})
+    result = run(capsys, eas_resource_group, sdk, name=name, instance_type='ecs.gn7i-c8g1.2xlarge', instance_count=1)
+    assert result['failed'] is True and 'not a resource group name' in result['msg'] and sdk.calls == []
+
+
+def test_a_run_waits_for_another_one_creating_the_same_group(tmp_path, monkeypatch):
+    """The lock a killed run's orphaned module holds: a second run waits for it, then finds what it made."""
+    import subprocess
+    import sys
+    import time
+
+    from ansible_collections.llmops.eas_stack.plugins.module_utils import locks
+
+    monkeypatch.setenv('LLMOPS_LOCK_DIR', str(tmp_path))
+    path = locks.lock_path('eas-group cn-hangzhou grp')
+    holder = subprocess.Popen(  # pylint: disable=consider-using-with
+        [
+            sys.executable,
+            '-c',
+            'import fcntl, sys, time; f = open(sys.argv[1], "a"); fcntl.flock(f, fcntl.LOCK_EX); '
+            'print("held", flush=True); time.sleep(3)',
+            path,
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == 'held'
+        started = time.monotonic()
+        with locks.exclusive('eas-group cn-hangzhou grp', 30, 'creating resource group grp'):
+            waited = time.monotonic() - started
+        assert waited >= 1.5
+        holder.stdout.close()
+        holder.wait(10)
+        holder = subprocess.Popen(  # pylint: disable=consider-using-with
+            [
+                sys.executable,
+                '-c',
+                'import fcntl, sys, time; f = open(sys.argv[1], "a"); fcntl.flock(f, fcntl.LOCK_EX); '
+                'print("held", flush=True); time.sleep(30)',
+                path,
+            ],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert holder.stdout.readline().strip() == 'held'
+        with pytest.raises(Exception, match='another run on this controller has been busy with creating resource'):
+            with locks.exclusive('eas-group cn-hangzhou grp', 1, 'creating resource group grp'):
+                pass
+    finally:
+        holder.kill()
+        holder.wait(10)
