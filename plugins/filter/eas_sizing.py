@@ -11,7 +11,9 @@ from ansible.errors import AnsibleFilterError
 from ansible_collections.llmops.eas_stack.plugins.module_utils.gpu_sizing import (
     SizingError,
     fit,
+    node_price,
     placement_errors,
+    service_plan_errors,
     vllm_service_config,
 )
 
@@ -46,10 +48,16 @@ def eas_vllm_service_config(settings):
         raise AnsibleFilterError('eas_vllm_service_config: %s' % err) from err
 
 
+def eas_service_errors(settings, name):
+    return service_plan_errors(settings, name)
+
+
 class FilterModule:
     def filters(self):
         return dict(
             eas_model_fit=eas_model_fit,
             eas_placement_errors=eas_placement_errors,
             eas_vllm_service_config=eas_vllm_service_config,
+            eas_service_errors=eas_service_errors,
+            eas_node_price=node_price,
         )

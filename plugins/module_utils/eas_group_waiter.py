@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+from ansible_collections.llmops.eas_stack.plugins.module_utils.eas_groups import active_instances
 from ansible_collections.llmops.eas_stack.plugins.module_utils.eas_waiter import (
     INSTANCE_FAILED,
     INSTANCE_READY,
@@ -15,11 +16,6 @@ from ansible_collections.llmops.eas_stack.plugins.module_utils.eas_waiter import
     WaitTimedOut,
     WaitWindowElapsed,
 )
-
-
-def active_instances(instances):
-    """Resource-group instances that count towards instance_count (not CreateFailed, not Deleting)."""
-    return [i for i in instances if i.get('InstanceStatus') not in ('CreateFailed', 'Deleting')]
 
 
 def _nodes(instances):

@@ -15,9 +15,14 @@ vLLM refuses to start ("max seq len ... larger than the maximum number of tokens
 
 from __future__ import annotations
 
+import re
 import shlex
 
 from ansible_collections.llmops.eas_stack.plugins.module_utils.compare import deep_merge
+from ansible_collections.llmops.eas_stack.plugins.module_utils.eas_service_config import (
+    oss_path_error,
+    service_config_errors,
+)
 
 GIB = 1024**3
 
@@ -45,9 +50,15 @@ MODEL_PRESETS = {
 
 # GPU instance types: GPUs per node, GPU memory per GPU as sold (GB) and as CUDA reports it (GiB, what vLLM budgets),
 # vCPUs and memory of a node. ``confirmed: False``: from public spec pages, not yet checked in the EAS console.
+# ``price_cny_per_hour``: a published pay-as-you-go figure (upper bound where a range is published), only for the
+# pre-flight's cost estimate; the console's price calculator is the authority.
 GPU_INSTANCE_TYPES = {
-    'ecs.gn7i-c8g1.2xlarge': dict(gpu='A10', gpus=1, gpu_memory_gb=24, usable_gib=22.49, cpu=8, memory_gib=30),
-    'ecs.gn7i-c16g1.4xlarge': dict(gpu='A10', gpus=1, gpu_memory_gb=24, usable_gib=22.49, cpu=16, memory_gib=60),
+    'ecs.gn7i-c8g1.2xlarge': dict(
+        gpu='A10', gpus=1, gpu_memory_gb=24, usable_gib=22.49, cpu=8, memory_gib=30, price_cny_per_hour=15.0
+    ),
+    'ecs.gn7i-c16g1.4xlarge': dict(
+        gpu='A10', gpus=1, gpu_memory_gb=24, usable_gib=22.49, cpu=16, memory_gib=60, price_cny_per_hour=11.1
+    ),
     'ecs.gn7i-c32g1.8xlarge': dict(gpu='A10', gpus=1, gpu_memory_gb=24, usable_gib=22.49, cpu=32, memory_gib=188),
     'ecs.gn6i-c4g1.xlarge': dict(gpu='T4', gpus=1, gpu_memory_gb=16, usable_gib=14.58, cpu=4, memory_gib=15),
     'ecs.gn6e-c12g1.3xlarge': dict(gpu='V100', gpus=1, gpu_memory_gb=32, usable_gib=31.74, cpu=12, memory_gib=92),
@@ -81,6 +92,16 @@ def preset(model, extra_presets=None):
             '(params_b, layers, kv_heads, head_dim, reasoning_parser).' % (model, ', '.join(presets))
         )
     return presets[model]
+
+
+def usable_from_sold_gb(gpu_memory_gb):
+    """GPU memory as CUDA reports it (GiB) from the sold figure in GB (24 GB A10 -> 22.49 GiB): the table's ratio."""
+    return round(float(gpu_memory_gb) * 22.49 / 24, 2)
+
+
+def node_price(instance_type):
+    """The table's published price of one node per hour (CNY), or 0 when the collection has none."""
+    return float(GPU_INSTANCE_TYPES.get(instance_type, {}).get('price_cny_per_hour') or 0)
 
 
 def usable_gib(instance_type, gpu_memory_gib=0):
@@ -185,28 +206,24 @@ def node_limits(instance_type):
     )
 
 
-def service_resources(instance_type, cpu=0, memory=0, group=None, current_meta=None):
+def service_resources(instance_type, cpu=0, memory=0, group=None):
     """CPU cores and memory (MB) per service instance in a dedicated group.
 
-    In order: explicit ``cpu``/``memory``; what the service already has in this group (so a rerun does not change
-    it); what one node of the group can allocate (``allocatable_cpu``/``allocatable_memory`` of the group); the
-    table (check mode before the group exists).
+    In order: explicit ``cpu``/``memory``; what one node of the group can allocate (``allocatable_cpu`` /
+    ``allocatable_memory`` of the group, as eas_resource_group returns it); the table (check mode before the group
+    exists).
     """
     group = group or {}
-    current_meta = current_meta or {}
-    same_group = bool(group.get('id')) and current_meta.get('resource') == group.get('id')
     limits = node_limits(instance_type) or (1, 6144, 1)
 
-    def pick(explicit, current_key, group_key, table_value):
+    def pick(explicit, group_key, table_value):
         if explicit and int(explicit) > 0:
             return int(explicit)
-        if same_group and current_meta.get(current_key) and int(float(current_meta[current_key])) > 0:
-            return int(float(current_meta[current_key]))
-        if group.get(group_key) is not None:
+        if group.get(group_key) is not None and float(group[group_key]) > 0:
             return int(float(group[group_key]))
         return table_value
 
-    return pick(cpu, 'cpu', 'allocatable_cpu', limits[0]), pick(memory, 'memory', 'allocatable_memory', limits[1])
+    return pick(cpu, 'allocatable_cpu', limits[0]), pick(memory, 'allocatable_memory', limits[1])
 
 
 def placement_errors(instance_type, cpu=0, memory=0, service_instance_count=1, instance_count=1):
@@ -245,22 +262,26 @@ def vllm_service_config(settings):
 
     ``settings`` keys: ``model``, ``region``, ``instance_type``, ``dedicated``, ``service_instance_count``,
     ``instance_count`` (public group), ``max_model_len``, ``gpu_memory_utilization``, ``vllm_extra_args`` (list),
-    ``image`` / ``vllm_image_tag``, ``model_oss_path``, ``cpu``, ``memory``, ``group`` (the resource group as
-    ``eas_resource_group`` returns it), ``current_meta`` (``metadata`` of the existing service), ``override``
-    (merged last), ``extra_presets``.
+    ``image`` / ``vllm_image_tag``, ``model_oss_path`` / ``model_oss_endpoint``, ``cpu``, ``memory``, ``group`` (the
+    resource group as ``eas_resource_group`` returns it), ``override`` (merged last), ``extra_presets``.
+
+    Returns ``config`` (what eas_service enforces) and ``create_only_config`` (the CPU and memory sized from the group,
+    set when the service is created).
+
+    The OSS mount is the documented EAS form: ``oss.path`` ``oss://<bucket>/<dir>/`` with the (same-region,
+    ``-internal``) endpoint apart in ``oss.endpoint``. The health checks use the keys of the EAS health-check page
+    (https://www.alibabacloud.com/help/en/pai/advanced-configuration-health-check): ``startup_check`` gives vLLM the
+    minutes it needs to load the weights, ``readiness_check`` takes an instance out of the gateway while it is not
+    healthy; both ``http_get`` vLLM's ``/health``.
     """
     model = settings['model']
     spec = preset(model, settings.get('extra_presets'))
     region = settings['region']
     dedicated = bool(settings.get('dedicated', True))
     port = VLLM_PORT
-    image = settings.get('image') or 'eas-registry-vpc.%s.cr.aliyuncs.com/pai-eas/vllm:%s' % (
-        region,
-        settings['vllm_image_tag'],
-    )
-    oss_path = settings.get('model_oss_path') or (
-        'oss://pai-quickstart-%s.oss-%s-internal.aliyuncs.com/modelscope/models/%s/' % (region, region, model)
-    )
+    image = settings.get('image') or default_image(region, settings['vllm_image_tag'])
+    oss_path = settings.get('model_oss_path') or default_oss_path(region, model)
+    oss_endpoint = settings.get('model_oss_endpoint') or default_oss_endpoint(region)
     args = [
         'vllm',
         'serve',
@@ -282,6 +303,7 @@ def vllm_service_config(settings):
     script = ' '.join(
         args + [shlex.quote(str(arg)) if ' ' in str(arg) else str(arg) for arg in settings.get('vllm_extra_args') or []]
     )
+    check = dict(http_get=dict(path='/health', port=port))
     config = dict(
         metadata=dict(instance=int(settings['service_instance_count'] if dedicated else settings['instance_count'])),
         containers=[
@@ -289,22 +311,72 @@ def vllm_service_config(settings):
                 image=image,
                 port=port,
                 script=script,
-                startup_check=dict(
-                    http_get=dict(path='/health', port=port),
-                    initial_delay_seconds=60,
-                    period_seconds=10,
-                    failure_threshold=30,
-                ),
+                startup_check=dict(check, initial_delay_seconds=60, period_seconds=10, failure_threshold=60),
+                readiness_check=dict(check, period_seconds=10, failure_threshold=3),
             )
         ],
-        storage=[dict(mount_path='/model_dir', oss=dict(path=oss_path, readOnly=True))],
+        storage=[dict(mount_path='/model_dir', oss=dict(path=oss_path, endpoint=oss_endpoint, readOnly=True))],
     )
+    create_only = {}
     if dedicated:
         group = settings.get('group') or {}
-        cpu, memory = service_resources(
-            settings['instance_type'], settings.get('cpu'), settings.get('memory'), group, settings.get('current_meta')
-        )
-        config['metadata'].update(resource=group.get('id'), cpu=cpu, memory=memory, gpu=1)
+        config['metadata'].update(resource=group.get('id'), gpu=1)
+        cpu, memory = service_resources(settings['instance_type'], 0, 0, group)
+        # Explicit sizes are enforced; sizes derived from the group are set at creation only (what a node can allocate
+        # shrinks once the service runs on it, and a rerun must not chase that).
+        for key, explicit, derived in (('cpu', settings.get('cpu'), cpu), ('memory', settings.get('memory'), memory)):
+            if explicit and int(explicit) > 0:
+                config['metadata'][key] = int(explicit)
+            else:
+                create_only.setdefault('metadata', {})[key] = derived
     else:
         config['cloud'] = dict(computing=dict(instance_type=settings['instance_type']))
-    return deep_merge(config, settings.get('override'))
+    return dict(config=deep_merge(config, settings.get('override')), create_only_config=create_only)
+
+
+def default_image(region, tag):
+    """The vLLM image in the region's own EAS registry (pulled over the VPC)."""
+    return 'eas-registry-vpc.%s.cr.aliyuncs.com/pai-eas/vllm:%s' % (region, tag)
+
+
+def default_oss_path(region, model):
+    """Where the PAI quickstart bucket of the region keeps the ModelScope weights of a preset."""
+    return 'oss://pai-quickstart-%s/modelscope/models/%s/' % (region, model)
+
+
+def default_oss_endpoint(region):
+    return 'oss-%s-internal.aliyuncs.com' % region
+
+
+def image_region_error(image, region):
+    """An EAS registry image of another region (it would not pull over this region's VPC), as a message, or None."""
+    match = re.match(r'^eas-registry(?:-vpc)?\.(?P<region>[a-z0-9-]+)\.cr\.aliyuncs\.com/', str(image or ''))
+    if match and match.group('region') != region:
+        return (
+            'eas_image=%s comes from the EAS registry of %s, but the service runs in %s: use '
+            'eas-registry-vpc.%s.cr.aliyuncs.com/... (or leave eas_image empty for the preset image)'
+            % (image, match.group('region'), region, region)
+        )
+    return None
+
+
+def service_plan_errors(settings, name):
+    """Every problem of the service config ``settings`` make, as EAS would refuse it, before anything is created."""
+    try:
+        plan = vllm_service_config(settings)
+    except (SizingError, KeyError, TypeError, ValueError) as err:
+        return ['the service config cannot be built: %s' % err]
+    errors = []
+    oss_problem = oss_path_error(settings.get('model_oss_path')) if settings.get('model_oss_path') else None
+    if oss_problem:
+        errors.append('eas_model_oss_path: %s' % oss_problem)
+    image_problem = image_region_error(settings.get('image'), settings.get('region'))
+    if image_problem:
+        errors.append(image_problem)
+    merged = deep_merge(plan['create_only_config'], plan['config'])
+    errors.extend(
+        'the service config (after eas_service_config_override) is not valid: %s' % e
+        for e in service_config_errors(merged, name)
+        if not (oss_problem and e.startswith('storage[0].oss.path'))
+    )
+    return errors

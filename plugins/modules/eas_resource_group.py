@@ -14,7 +14,7 @@ description:
   - The group is found by O(resource_id) when given, otherwise by its exact O(name) (C(ListResources) filtered by
     C(ResourceName)).
   - B(Never billed twice.) Looking for the group and creating it is one step for every run on the controller (a
-    lock file): a run started while another one, or a module a killed run left behind, is creating the group waits
+    lock file), so a run started while another one, or a module a killed run left behind, is creating the group waits
     for it and then finds the group. After a create that failed with a 5xx or a network error, the module looks for
     the group before it fails. The nodes of a group it creates carry the label C(managed-by=llmops.eas_stack);
     when several groups have the name and all carry it (a create repeated after a killed run), the one with services
@@ -203,83 +203,29 @@ wait_state:
   type: dict
 """
 
-import re
 import time
 
 from ansible_collections.llmops.eas_stack.plugins.module_utils.eas_client import EASError, EASRunner
 from ansible_collections.llmops.eas_stack.plugins.module_utils.eas_group_waiter import (
-    active_instances,
     wait_for_instances_gone,
     wait_for_resource_gone,
     wait_for_resource_group,
 )
-from ansible_collections.llmops.eas_stack.plugins.module_utils.eas_service_config import MANAGED_LABELS, labels_dict
+from ansible_collections.llmops.eas_stack.plugins.module_utils.eas_groups import (
+    GROUP_NAME_RE,
+    active_instances,
+    group_result,
+    is_managed,
+    number,
+    pick_for_deletion,
+)
+from ansible_collections.llmops.eas_stack.plugins.module_utils.eas_service_config import MANAGED_LABELS
 from ansible_collections.llmops.eas_stack.plugins.module_utils.eas_waiter import WaitWindowElapsed, wait_for_service
 from ansible_collections.llmops.eas_stack.plugins.module_utils.errors import ModuleError
 from ansible_collections.llmops.eas_stack.plugins.module_utils.locks import exclusive
 
-GROUP_NAME_RE = re.compile(r'^[^\s/\\]{1,27}$')
 # After a create that failed with a 5xx or a network error, how long to look for the group it may have made.
 LOOK_AGAIN_SECONDS = 20
-
-
-def _num(value, kind=float):
-    if value is None or value == '':
-        return None
-    try:
-        return kind(value)
-    except (TypeError, ValueError):
-        return None
-
-
-def group_result(resource, instances):
-    if not resource:
-        return {}
-    active = active_instances(instances or [])
-    listed = bool(instances)
-    return dict(
-        id=resource.get('ResourceId'),
-        name=resource.get('ResourceName'),
-        status=resource.get('Status'),
-        message=resource.get('Message'),
-        instance_count=len(active) if listed else _num(resource.get('InstanceCount'), int),
-        instance_type=(active or instances or [{}])[0].get('InstanceType') if listed else None,
-        instances=[
-            dict(
-                id=i.get('InstanceId'),
-                status=i.get('InstanceStatus'),
-                type=i.get('InstanceType'),
-                charge_type=i.get('ChargeType'),
-                zone=i.get('Zone'),
-            )
-            for i in instances or []
-        ],
-        allocatable_cpu=_num(resource.get('InstanceMaxAllocatableCPU')),
-        allocatable_gpu=_num(resource.get('InstanceMaxAllocatableGPU')),
-        allocatable_memory=_num(resource.get('InstanceMaxAllocatableMemory')),
-        cpu_count=_num(resource.get('CpuCount'), int),
-        gpu_count=_num(resource.get('GpuCount'), int),
-        memory=_num(resource.get('Memory'), int),
-        service_count=_num(resource.get('ServiceCount'), int),
-    )
-
-
-def pick_for_deletion(instances, count):
-    """Nodes to delete when scaling down: not Ready first, then the newest."""
-    not_ready = [i for i in instances if i.get('InstanceStatus') != 'Ready']
-    ready = sorted(
-        [i for i in instances if i.get('InstanceStatus') == 'Ready'],
-        key=lambda i: str(i.get('CreateTime') or ''),
-        reverse=True,
-    )
-    return (not_ready + ready)[:count]
-
-
-def is_managed(instances):
-    """A group this collection created: its nodes carry the labels CreateResource gave them."""
-    return bool(instances) and all(
-        labels_dict(i.get('Labels')).get(key) == value for i in instances for key, value in MANAGED_LABELS.items()
-    )
 
 
 class ResourceGroupRunner(EASRunner):
@@ -333,7 +279,9 @@ class ResourceGroupRunner(EASRunner):
                 'them)' % (len(matches), name, ids)
             )
         # A create repeated after a killed run: keep the group that has services, else the oldest; delete the others.
-        keep = sorted(matches, key=lambda r: (-int(_num(r.get('ServiceCount'), int) or 0), str(r.get('CreateTime'))))[0]
+        keep = sorted(matches, key=lambda r: (-int(number(r.get('ServiceCount'), int) or 0), str(r.get('CreateTime'))))[
+            0
+        ]
         for extra in matches:
             if extra is not keep:
                 self.warn(
@@ -435,11 +383,11 @@ class ResourceGroupRunner(EASRunner):
         params = self.params
         count = params['instance_count']
         rid = resource['ResourceId']
-        before = dict(state='present', instance_count=_num(resource.get('InstanceCount'), int))
+        before = dict(state='present', instance_count=number(resource.get('InstanceCount'), int))
         if (
             resource.get('Status') == 'ResourceReady'
             and count is not None
-            and _num(resource.get('InstanceCount'), int) == count
+            and number(resource.get('InstanceCount'), int) == count
             and not params['resource_id']
         ):
             # Nothing to do: the one read of a rerun (ListResources) says so.

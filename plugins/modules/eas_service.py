@@ -23,7 +23,7 @@ description:
     by themselves, so an update that fixes them must not wait for them); it waits first only for transitions that
     end by themselves (C(Creating), C(Updating), C(Starting), C(Stopping), C(Scaling), C(HotUpdate)). After a
     C(ScaleService) it waits until the requested number of instances runs.
-  - The name and the config are checked before any call (what EAS would refuse: the name's characters, the types in
+  - The name and the config are checked before any call (what EAS would refuse, such as the name's characters, the types in
     C(metadata), C(containers) and C(storage), an OSS mount path with an endpoint inside its bucket name).
   - In check mode only C(DescribeService) is called; nothing is created, changed or waited for.
 author:

@@ -89,14 +89,8 @@ def test_service_resources_order():
     group = dict(id='eas-r-1', allocatable_cpu=7.0, allocatable_memory=28672.0)
     assert service_resources(A10, cpu=4, memory=8000, group=group) == (4, 8000)
     assert service_resources(A10, group=group) == (7, 28672)
-    # what the service already has in the same group is kept (a rerun changes nothing)
-    assert service_resources(A10, group=group, current_meta=dict(resource='eas-r-1', cpu=6, memory='20000')) == (
-        6,
-        20000,
-    )
-    # in another group, the new group's allocatable values count
-    assert service_resources(A10, group=group, current_meta=dict(resource='eas-r-9', cpu=6, memory=20000)) == (7, 28672)
-    # no group yet (check mode): the table, minus what a node keeps
+    # a group whose node the service already uses reports nothing left: the table, minus what a node keeps
+    assert service_resources(A10, group=dict(group, allocatable_cpu=0, allocatable_memory=0)) == (7, 30 * 1024 - 2048)
     assert service_resources(A10) == (7, 30 * 1024 - 2048)
 
 
@@ -118,9 +112,16 @@ SETTINGS = dict(
 
 
 def test_dedicated_service_config():
-    config = vllm_service_config(SETTINGS)
-    assert config['metadata'] == dict(instance=1, resource='eas-r-1', cpu=7, memory=28672, gpu=1)
-    container = config['containers'][0]
+    plan = vllm_service_config(SETTINGS)
+    container = plan['config']['containers'][0]
+    config = plan['config']
+    assert config['metadata'] == dict(instance=1, resource='eas-r-1', gpu=1)
+    # sized from the group at creation only; explicit sizes are enforced
+    assert plan['create_only_config'] == {'metadata': {'cpu': 7, 'memory': 28672}}
+    explicit = vllm_service_config(dict(SETTINGS, cpu=6))
+    assert explicit['config']['metadata']['cpu'] == 6 and explicit['create_only_config'] == {
+        'metadata': {'memory': 28672}
+    }
     assert container['image'] == 'eas-registry-vpc.cn-hangzhou.cr.aliyuncs.com/pai-eas/vllm:0.14.0-gpu'
     assert container['port'] == 8000
     for part in (
@@ -130,7 +131,16 @@ def test_dedicated_service_config():
         '--enable-prefix-caching',
     ):
         assert part in container['script']
-    assert config['storage'][0]['mount_path'] == '/model_dir'
+    mount = config['storage'][0]
+    assert mount['mount_path'] == '/model_dir'
+    # the documented EAS mount: bucket and directory in the path, the same-region internal endpoint apart
+    assert mount['oss'] == {
+        'path': 'oss://pai-quickstart-cn-hangzhou/modelscope/models/DeepSeek-R1-Distill-Qwen-1.5B/',
+        'endpoint': 'oss-cn-hangzhou-internal.aliyuncs.com',
+        'readOnly': True,
+    }
+    assert container['startup_check']['http_get'] == {'path': '/health', 'port': 8000}
+    assert container['readiness_check']['http_get'] == {'path': '/health', 'port': 8000}
     assert 'cloud' not in config
 
 
@@ -143,7 +153,7 @@ def test_public_service_config_and_override():
             image='my/vllm:1',
             override={'metadata': {'rpc': {'keepalive': 70000}}},
         )
-    )
+    )['config']
     assert config['cloud'] == {'computing': {'instance_type': A10}}
     assert config['metadata'] == {'instance': 2, 'rpc': {'keepalive': 70000}}
     assert config['containers'][0]['image'] == 'my/vllm:1'
@@ -172,3 +182,22 @@ def test_the_emulator_and_the_collection_agree_on_shared_instance_types():
         ), name
         assert lab.gpu_usable_gib == pytest.approx(ours['usable_gib']), name
     assert gpu_sizing.NODE_RESERVED_CPU == catalog.NODE_RESERVED_CPU
+
+
+def test_service_errors_name_the_variable_before_anything_is_created():
+    from ansible_collections.llmops.eas_stack.plugins.module_utils.gpu_sizing import (
+        service_plan_errors as eas_service_errors,
+    )
+
+    assert eas_service_errors(SETTINGS, 'svc_1') == []
+    wrong_path = dict(
+        SETTINGS, model_oss_path='oss://pai-quickstart-cn-hangzhou.oss-cn-hangzhou-internal.aliyuncs.com/m/'
+    )
+    errors = eas_service_errors(wrong_path, 'svc_1')
+    assert len(errors) == 1 and 'eas_model_oss_path' in errors[0] and 'oss://pai-quickstart-cn-hangzhou/m/' in errors[0]
+    other_region = dict(SETTINGS, image='eas-registry-vpc.cn-shanghai.cr.aliyuncs.com/pai-eas/vllm:1')
+    assert 'cn-shanghai' in eas_service_errors(other_region, 'svc_1')[0]
+    renamed = dict(SETTINGS, override={'metadata': {'name': 'other'}})
+    assert 'metadata.name' in eas_service_errors(renamed, 'svc_1')[0]
+    broken = dict(SETTINGS, override={'containers': 'x'})
+    assert 'containers must be a list' in eas_service_errors(broken, 'svc_1')[0]

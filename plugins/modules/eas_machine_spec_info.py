@@ -1,0 +1,127 @@
+# -*- coding: utf-8 -*-
+# Copyright: llmops.eas_stack contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: eas_machine_spec_info
+short_description: Read the instance types a PAI-EAS region offers, with their GPUs and stock
+version_added: 1.1.0
+description:
+  - Calls C(DescribeMachineSpec) and returns the instance types of the region with their vCPUs, memory, GPU type,
+    count and memory, whether they are available and in stock.
+  - A read call that needs working credentials and a reachable endpoint, so the collection's pre-flight uses it to
+    prove both before anything is bought.
+author:
+  - llmops.eas_stack contributors (!UNKNOWN)
+options:
+  instance_types:
+    description:
+      - Only these instance types (all when empty).
+    type: list
+    elements: str
+    default: []
+  charge_type:
+    description:
+      - The billing the specs are for.
+    type: str
+    choices: [PostPaid, PrePaid]
+extends_documentation_fragment:
+  - llmops.eas_stack.eas
+  - llmops.eas_stack.attributes
+  - llmops.eas_stack.attributes.INFO_MODULE
+  - llmops.eas_stack.attributes.ACTIONGROUP_EAS
+seealso:
+  - module: llmops.eas_stack.eas_resource_group
+"""
+
+EXAMPLES = r"""
+- name: Is the A10 node in stock?
+  llmops.eas_stack.eas_machine_spec_info:
+    region: cn-hangzhou
+    instance_types: [ecs.gn7i-c8g1.2xlarge]
+  register: specs
+"""
+
+RETURN = r"""
+instance_types:
+  description: The instance types, by name.
+  returned: always
+  type: dict
+  sample:
+    ecs.gn7i-c8g1.2xlarge: {cpu: 8, memory_gb: 30, gpu: NVIDIA A10, gpus: 1, gpu_memory_gb: 24, available: true,
+                            stock: WithStock}
+  contains:
+    cpu:
+      description: vCPUs.
+      type: int
+    memory_gb:
+      description: Memory in GB.
+      type: float
+    gpu:
+      description: The GPU type.
+      type: str
+    gpus:
+      description: GPUs per node.
+      type: int
+    gpu_memory_gb:
+      description: Memory per GPU in GB (as sold).
+      type: float
+    gpu_usable_gib:
+      description: Memory per GPU in GiB as CUDA reports it (what vLLM budgets), from RV(instance_types.gpu_memory_gb).
+      type: float
+    available:
+      description: Whether the type is offered (C(IsAvailable)).
+      type: bool
+    stock:
+      description: C(WithStock), C(ClosedWithStock) or C(NoStock).
+      type: str
+"""
+
+from ansible_collections.llmops.eas_stack.plugins.module_utils.eas_client import EASRunner
+from ansible_collections.llmops.eas_stack.plugins.module_utils.gpu_sizing import usable_from_sold_gb
+
+
+def spec_view(meta):
+    def num(key, kind=float):
+        try:
+            return kind(meta.get(key))
+        except (TypeError, ValueError):
+            return None
+
+    return dict(
+        cpu=num('CPU', int),
+        memory_gb=num('Memory'),
+        gpu=meta.get('GPU'),
+        gpus=num('GPUAmount', int),
+        gpu_memory_gb=num('GPUMemory'),
+        available=meta.get('IsAvailable') in (True, 'true', 'True'),
+        stock=meta.get('StockStatus'),
+    )
+
+
+class MachineSpecRunner(EASRunner):
+    options = dict(
+        instance_types=dict(type='list', elements='str', default=[]),
+        charge_type=dict(type='str', choices=['PostPaid', 'PrePaid']),
+    )
+
+    def run(self):
+        wanted = set(self.params['instance_types'])
+        metas = self.client.describe_machine_spec(charge_type=self.params['charge_type'])
+        return dict(
+            instance_types=dict(
+                (m.get('InstanceType'), spec_view(m))
+                for m in metas
+                if m.get('InstanceType') and (not wanted or m.get('InstanceType') in wanted)
+            )
+        )
+
+
+def main():
+    MachineSpecRunner.main()
+
+
+if __name__ == '__main__':
+    main()
