@@ -46,9 +46,9 @@ options:
 notes:
   - API calls are retried with jittered exponential backoff on throttling (C(Throttling*) codes), HTTP 5xx,
     C(ServiceUnavailable), C(InternalError), network errors and HTML error pages of a gateway, up to 5 retries per
-    call and 20 per module run. Calls that create something are retried only on throttling; after another error
+    call and 20 per module run. Calls that create something are retried only on throttling. After another error
     the module looks whether the object was created anyway before it fails, so nothing is created twice.
-  - While waiting, a poll the API does not answer does not end the wait: polling goes on until the wait's own timeout,
+  - While waiting, a poll the API does not answer does not end the wait; polling goes on until the wait's own timeout,
     outside the retry budget, and a failure message says how long the API was unreachable.
 requirements:
   - alibabacloud-eas20210701 >= 6.17.0, < 7 (the maintained 6.x line; 7.0.0 is an older API surface)

@@ -13,7 +13,7 @@ description:
     process. A second playbook that asks for the same lock while the first still runs fails at once, naming the
     playbook that holds it and since when, so that a teardown and a deploy of one inventory never overlap.
   - A lock left by a playbook that ended without releasing it (killed, failed) is taken over, with a warning.
-  - An action plugin: it runs on the controller, whatever the host.
+  - An action plugin, so it runs on the controller, whatever the host.
 author:
   - llmops.eas_stack contributors (!UNKNOWN)
 options:
