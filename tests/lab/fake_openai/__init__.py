@@ -7,7 +7,8 @@ matches ``FAKE_OPENAI_KEY`` (any key when unset), HTTP 401 otherwise. The answer
 in Chinese) or, with ``FAKE_OPENAI_REPORT=true``, a JSON report of what the caller sent (path, Authorization header,
 model, max_tokens, stream) and of that reply. Other paths answer
 ``404 Invalid URL (<method> <path>)`` like one-api.
-``GET /_requests`` lists what was received (path, model, whether the key matched); ``GET /health`` answers 200.
+``GET /_requests`` lists what was received (path, model, whether the key matched, stream, max_tokens, stop); bodies
+may come with a Content-Length or chunked; ``GET /health`` answers 200.
 
 Run: ``python3 -m fake_openai [port]`` (``FAKE_OPENAI_PORT``, default 8080) with ``tests/lab`` on the path.
 """

@@ -46,11 +46,24 @@ class Handler(BaseHTTPRequestHandler):
         else:
             self._send(404, ('Invalid URL (GET %s)' % self.path).encode(), 'text/plain; charset=utf-8')
 
+    def _body(self):
+        """The request body, sent with a Content-Length or chunked (one-api forwards an unmapped request chunked)."""
+        if 'chunked' not in self.headers.get('Transfer-Encoding', '').lower():
+            return self.rfile.read(int(self.headers.get('Content-Length') or 0))
+        data = b''
+        while True:
+            size = int(self.rfile.readline().split(b';', 1)[0].strip() or b'0', 16)
+            if size == 0:
+                while self.rfile.readline() not in (b'\r\n', b'\n', b''):
+                    pass
+                return data
+            data += self.rfile.read(size)
+            self.rfile.readline()
+
     def do_POST(self):  # noqa: N802
         conf = settings()
-        length = int(self.headers.get('Content-Length') or 0)
         try:
-            body = json.loads(self.rfile.read(length) or b'{}')
+            body = json.loads(self._body() or b'{}')
         except ValueError:
             body = {}
         authorization = self.headers.get('Authorization', '')
@@ -61,6 +74,7 @@ class Handler(BaseHTTPRequestHandler):
             key_ok=key_ok,
             stream=bool(body.get('stream')),
             max_tokens=body.get('max_tokens'),
+            stop=body.get('stop'),
         )
         with LOCK:
             LOG.append(entry)
