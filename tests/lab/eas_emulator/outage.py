@@ -72,9 +72,9 @@ class Outage:
             return self.mode if self.mode and now < self.until else ''
 
     def applies(self, now: float, data_plane: bool) -> str:
-        """The mode that answers this request ('' when none)."""
+        """The mode that answers this request ('' when none); ``refuse`` takes the whole port down, both planes."""
         mode = self.current(now)
-        if mode and data_plane and not self.data_plane:
+        if mode and data_plane and not self.data_plane and mode != 'refuse':
             return ''
         return mode
 
