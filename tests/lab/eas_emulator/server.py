@@ -130,8 +130,13 @@ class EmulatorServer(ThreadingHTTPServer):
                         pass
         elif not refusing and not self.listening:
             self.socket = socket.socket(self.address_family, self.socket_type)
-            self.server_bind()
-            self.server_activate()
+            try:
+                self.server_bind()
+                self.server_activate()
+            except OSError as exc:  # the port is taken meanwhile: try again on the next turn
+                self.socket.close()
+                sys.stderr.write(f'eas-emulator: cannot listen again on {self.server_address}: {exc}\n')
+                return
             self.listening = True
         outage.socket_synced.set()
 
