@@ -224,7 +224,7 @@ def test_outage_html503_keeps_state_and_is_logged(emulator):
     status, headers, text = emulator.http('GET', '/api/v2/services', raw=True)
     assert status == 503 and headers['Content-Type'].startswith('text/html')
     assert text.startswith('<html>') and '<title>503 Service Temporarily Unavailable</title>' in text
-    chat = f'/api/predict/svc/v1/models'
+    chat = '/api/predict/svc/v1/models'
     assert emulator.http('GET', chat, raw=True)[0] == 401, 'the data plane is not affected without data_plane'
     assert emulator.http('GET', '/_lab/health')[0] == 200 and emulator.http('GET', '/_lab/outage')[1]['active']
 
