@@ -53,7 +53,7 @@ INSTANCE_TYPES = _itypes(
     InstanceType('ecs.gn6i-c4g1.xlarge', 4, 15, 1, 'NVIDIA T4', 16, 14.58),
     InstanceType('ecs.gn6e-c12g1.3xlarge', 12, 92, 1, 'NVIDIA V100', 32, 31.74),
     InstanceType('ecs.gn7-c12g1.3xlarge', 12, 94, 1, 'NVIDIA A100', 40, 39.39),
-    InstanceType('ecs.gu7i-c16g1.4xlarge', 16, 60, 1, 'NVIDIA GU7i', 24, 22.49),
+    InstanceType('ecs.gu7i-c16g1.4xlarge', 16, 60, 1, 'NVIDIA GU30', 24, 22.49),
     InstanceType('ecs.c7.2xlarge', 8, 16),
     InstanceType('ecs.g7.2xlarge', 8, 32),
     InstanceType('ecs.g6.xlarge', 4, 16),

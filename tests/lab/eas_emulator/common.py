@@ -99,6 +99,15 @@ def deep_merge(base: dict, patch: dict) -> dict:
     return result
 
 
+def labels_map(value, name: str = 'Labels') -> dict:
+    """A ``Labels`` map as sent (a JSON object in the body, or a JSON string in the query), as str -> str."""
+    if value is None or value == '':
+        return {}
+    if not isinstance(value, dict):
+        raise ApiError(400, 'InvalidParameter', f'{name} must be a map of label keys to values, got {value!r}.')
+    return {str(k): str(v) for k, v in value.items()}
+
+
 def labels_list(labels: dict) -> list:
     return [{'LabelKey': str(k), 'LabelValue': str(v)} for k, v in sorted(labels.items())]
 
@@ -123,7 +132,10 @@ class ApiError(Exception):
 
 @dataclass
 class Response:
-    """What a handler returns; ``stream`` (an iterable of bytes) is sent with chunked encoding."""
+    """What a handler returns; ``stream`` (an iterable of bytes) is sent with chunked encoding.
+
+    ``drop``: send nothing and reset the connection (a gateway in trouble, see ``outage``).
+    """
 
     status: int
     body: bytes = b''
@@ -131,6 +143,7 @@ class Response:
     headers: dict = field(default_factory=dict)
     stream: object = None
     code: str = ''
+    drop: bool = False
 
     @classmethod
     def json(cls, status: int, payload, headers: dict | None = None, code: str = '') -> Response:

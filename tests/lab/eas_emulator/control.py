@@ -24,12 +24,15 @@ from .common import (
     deep_merge,
     iso_time,
     labels_list,
+    labels_map,
     paginate,
     parse_time,
     rand_id,
     request_id,
 )
+from .machine_spec import describe_machine_spec
 from .state import Node, Replica, ResourceGroup, Service, Store, public_type_of
+from .storage import check_storage
 
 
 class Route:
@@ -200,7 +203,7 @@ class ControlPlane:
             now,
             now,
             str(data.get('UsageMode') or 'inference'),
-            dict(data.get('Labels') or {}),
+            labels_map(data.get('Labels')),
         )
         self.store.resources[resource_id] = group
         ids = self.store.add_nodes(
@@ -302,7 +305,7 @@ class ControlPlane:
     def list_resource_instances(self, req: Request, params: dict, now: float) -> dict:
         group = self.store.get_resource(params['ResourceId'])
         query = req.query
-        wanted_labels = req.json_query('Label') or {}
+        wanted_labels = labels_map(req.json_query('Label'), 'Label')
         views = []
         for node in sorted(group.nodes.values(), key=lambda n: n.created):
             view = self._instance_view(group, node, now)
@@ -318,7 +321,7 @@ class ControlPlane:
                 continue
             if query.get('Filter') and query['Filter'] not in node.instance_id + node.name + node.ip:
                 continue
-            if any(node.labels.get(k) != v for k, v in dict(wanted_labels).items()):
+            if any(node.labels.get(k) != v for k, v in wanted_labels.items()):
                 continue
             views.append(view)
         page, number, size = paginate(views, query.get('PageNumber'), query.get('PageSize'))
@@ -341,7 +344,7 @@ class ControlPlane:
             str(data.get('Zone') or group.zone),
             disk,
             as_bool(data.get('AutoRenewal')),
-            dict(data.get('Labels') or {}),
+            labels_map(data.get('Labels')),
             now,
         )
         return {'InstanceIds': ids, 'Message': f'Create {count} instance(s) successfully'}
@@ -399,28 +402,7 @@ class ControlPlane:
         return {'Services': page, 'PageNumber': number, 'PageSize': size, 'TotalCount': len(views)}
 
     def describe_machine_spec(self, req: Request, _params: dict, _now: float) -> dict:
-        wanted = [t for t in str(req.query.get('InstanceTypes') or '').split(',') if t]
-        metas = []
-        for itype in INSTANCE_TYPES.values():
-            if wanted and itype.name not in wanted:
-                continue
-            metas.append(
-                {
-                    'CPU': itype.cpu,
-                    'GPU': itype.gpu_type,
-                    'GPUAmount': itype.gpu,
-                    'GPUMemory': float(itype.gpu_memory_gb),
-                    'InstanceType': itype.name,
-                    'IsAvailable': True,
-                    'Memory': float(itype.memory_gib),
-                    'NonProtectSpotDiscount': 0.1,
-                    'SpotDiscount': 0.1,
-                    'StockStatus': 'NoStock' if self.store.stockouts else 'WithStock',
-                    'Vendor': 'ECS',
-                }
-            )
-        types = [{'CPU': cpu, 'Memory': [cpu * 1024 * m for m in (1, 2, 4, 8)]} for cpu in (1, 2, 4, 8, 16, 32)]
-        return {'InstanceMetas': metas, 'Types': types}
+        return describe_machine_spec(self.store, req)
 
     def describe_regions(self, _req: Request, _params: dict, _now: float) -> dict:
         region = self.store.settings.region
@@ -466,6 +448,7 @@ class ControlPlane:
             raise ApiError(400, 'InvalidParameter', 'containers[].image (or a processor) is required.')
         for key in ('cpu', 'memory', 'gpu'):
             as_int(meta.get(key), f'metadata.{key}', minimum=0)
+        check_storage(config)
         public_type = public_type_of(config)
         if meta.get('resource'):
             resource = str(meta['resource'])
@@ -566,14 +549,10 @@ class ControlPlane:
         name = self._validate_config(config, None)
         if name in self.store.services:
             raise ApiError(409, 'InvalidService.AlreadyExists', f'Service {name} already exists.')
-        labels = req.json_query('Labels') or {}
-        if not isinstance(labels, dict):
-            raise ApiError(400, 'InvalidParameter', 'Labels must be a JSON object.')
+        labels = labels_map(req.json_query('Labels'))
         workspace = str(req.query.get('WorkspaceId') or config['metadata'].get('workspace_id') or '')
         token = base64.b64encode(secrets.token_bytes(30)).decode()
-        svc = Service(
-            name, rand_id('eas-m-', 14), token, config, now, now, {str(k): str(v) for k, v in labels.items()}, workspace
-        )
+        svc = Service(name, rand_id('eas-m-', 14), token, config, now, now, labels, workspace)
         self.store.services[name] = svc
         self.store.begin_create(svc, now)
         return {
@@ -587,7 +566,7 @@ class ControlPlane:
 
     def list_services(self, req: Request, _params: dict, _now: float) -> dict:
         query = req.query
-        wanted_labels = req.json_query('Label') or {}
+        wanted_labels = labels_map(req.json_query('Label'), 'Label')
         views = []
         for svc in sorted(
             self.store.services.values(),
@@ -607,7 +586,7 @@ class ControlPlane:
                 query.get('WorkspaceId') and svc.workspace_id != query['WorkspaceId'],
                 query.get('GroupName') and str(svc.metadata.get('group') or '') != query['GroupName'],
                 query.get('ServiceUid') and svc.service_id != query['ServiceUid'],
-                any(svc.labels.get(k) != str(v) for k, v in dict(wanted_labels).items()),
+                any(svc.labels.get(k) != v for k, v in wanted_labels.items()),
             )
             if not any(filters):
                 views.append(self._service_view(svc, describe=False))

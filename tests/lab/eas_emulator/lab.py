@@ -3,15 +3,22 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import random
+import sys
 import threading
 import time
 
 from .common import API_VERSION, ApiError, Request, Response, as_int, error_response, iso_time, request_id
 from .control import ControlPlane
 from .dataplane import DataPlane
+from .machine_spec import lab_clear_stock, lab_get_stock, lab_set_stock
+from .outage import Outage, lab_clear_outage, lab_get_outage, lab_set_outage, outage_response
+from .persist import StateFile, StateFileError
 from .state import Settings, Store, public_type_of
+
+MUTATING_METHODS = ('POST', 'PUT', 'DELETE', 'PATCH')
 
 
 class Faults:
@@ -115,6 +122,32 @@ class RequestLog:
         with self.lock:
             self.entries = []
 
+    def summary(self, seq: int) -> dict:
+        """Control-plane request counts since ``seq``: per action, writes (POST/PUT/DELETE: every Create*, Update*,
+        Delete*, Scale*, Start*, Stop*, Restart* action) and reads (GET), whatever their answer."""
+        entries = self.since(seq)
+        by_action: dict = {}
+        writes = reads = errors = data_plane = 0
+        for entry in entries:
+            if entry['plane'] != 'control':
+                data_plane += entry['plane'] == 'data'
+                continue
+            action = entry['action'] or 'Unknown'
+            by_action[action] = by_action.get(action, 0) + 1
+            if entry['method'] in MUTATING_METHODS:
+                writes += 1
+            else:
+                reads += 1
+            errors += entry['status'] != 200
+        return {
+            'by_action': dict(sorted(by_action.items())),
+            'writes': writes,
+            'reads': reads,
+            'errors': errors,
+            'data_plane': data_plane,
+            'next': seq + len(entries),
+        }
+
 
 class Emulator:
     """Ties the pieces together: dispatches a Request to the lab, data or control plane and logs it."""
@@ -125,10 +158,14 @@ class Emulator:
         self.control = ControlPlane(self.store)
         self.data = DataPlane(self.store)
         self.faults = Faults(settings.seed)
+        self.outage = Outage()
         self.log = RequestLog()
+        self.state_file = StateFile(settings.state_file, self.store) if settings.state_file else None
+        self.restored = self.state_file.load() if self.state_file else False
         self.lab_routes = {
             ('GET', '/_lab/health'): self.lab_health,
             ('GET', '/_lab/requests'): self.lab_requests,
+            ('GET', '/_lab/requests/summary'): self.lab_requests_summary,
             ('GET', '/_lab/faults'): self.lab_get_faults,
             ('POST', '/_lab/faults'): self.lab_set_faults,
             ('DELETE', '/_lab/faults'): self.lab_clear_faults,
@@ -136,9 +173,30 @@ class Emulator:
             ('GET', '/_lab/billing'): self.lab_billing,
             ('GET', '/_lab/config'): self.lab_get_config,
             ('POST', '/_lab/config'): self.lab_set_config,
+            ('GET', '/_lab/outage'): functools.partial(lab_get_outage, self.outage),
+            ('POST', '/_lab/outage'): functools.partial(lab_set_outage, self.outage),
+            ('DELETE', '/_lab/outage'): functools.partial(lab_clear_outage, self.outage),
+            ('GET', '/_lab/stock'): functools.partial(lab_get_stock, self.store),
+            ('POST', '/_lab/stock'): functools.partial(lab_set_stock, self.store),
+            ('DELETE', '/_lab/stock'): functools.partial(lab_clear_stock, self.store),
         }
 
     def dispatch(self, req: Request) -> Response:
+        try:
+            return self._dispatch(req)
+        finally:
+            self.save_state()
+
+    def save_state(self) -> None:
+        """Write the state file when the request changed the state (a failed write is reported, not fatal)."""
+        if self.state_file is None:
+            return
+        try:
+            self.state_file.save()
+        except StateFileError as exc:
+            sys.stderr.write(f'eas-emulator: {exc}\n')
+
+    def _dispatch(self, req: Request) -> Response:
         if req.path == '/_lab' or req.path.startswith('/_lab/'):
             handler = self.lab_routes.get((req.method, req.path.rstrip('/')))
             if handler is None:
@@ -155,18 +213,26 @@ class Emulator:
             except ApiError as exc:
                 return error_response(exc)
         started = time.time()
+        outage = ''
         if req.path.startswith(DataPlane.PREFIX):
             plane, action = 'data', 'Predict'
-            response = self._faulted(action, True) or self.data.handle(req, time.time())
+            outage = self.outage.applies(started, data_plane=True)
+            response = (
+                outage_response(outage) if outage else self._faulted(action, True) or self.data.handle(req, time.time())
+            )
         elif req.path.startswith('/api/v2/'):
             plane = 'control'
             action = req.headers.get('x-acs-action', '')
+            outage = self.outage.applies(started, data_plane=False)
             try:
                 matched, params = self.control.match(req)
                 action = matched.action
-                response = self._faulted(action, False) or self.control.handle(req, matched, params, time.time())
+                if outage:
+                    response = outage_response(outage)
+                else:
+                    response = self._faulted(action, False) or self.control.handle(req, matched, params, time.time())
             except ApiError as exc:
-                response = error_response(exc)
+                response = outage_response(outage) if outage else error_response(exc)
         else:
             plane, action = 'other', ''
             response = Response.json(
@@ -191,6 +257,7 @@ class Emulator:
                 'code': response.code,
                 'duration_ms': int((time.time() - started) * 1000),
                 'body': body,
+                **({'outage': outage} if outage else {}),
             }
         )
         return response
@@ -210,14 +277,18 @@ class Emulator:
     def lab_health(self, _req: Request) -> Response:
         with self.store.lock:
             counts = {'services': len(self.store.services), 'resources': len(self.store.resources)}
+        state = {'state_file': self.state_file.path if self.state_file else None, 'restored': self.restored}
         return Response.json(
-            200, {'status': 'ok', 'region': self.settings.region, 'api_version': API_VERSION, **counts}
+            200, {'status': 'ok', 'region': self.settings.region, 'api_version': API_VERSION, **counts, **state}
         )
 
     def lab_requests(self, req: Request) -> Response:
         since = as_int(req.query.get('since'), 'since', 0, minimum=0)
         entries = self.log.since(since)
         return Response.json(200, {'requests': entries, 'next': since + len(entries)})
+
+    def lab_requests_summary(self, req: Request) -> Response:
+        return Response.json(200, self.log.summary(as_int(req.query.get('since'), 'since', 0, minimum=0)))
 
     def lab_get_faults(self, _req: Request) -> Response:
         return Response.json(200, {'faults': self.faults.snapshot(), 'stockout': self.store.stockouts})
@@ -240,6 +311,7 @@ class Emulator:
     def lab_reset(self, _req: Request) -> Response:
         self.store.reset()
         self.faults.clear()
+        self.outage.clear()
         self.log.clear()
         return Response.json(200, {'status': 'reset'})
 

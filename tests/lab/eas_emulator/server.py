@@ -5,13 +5,19 @@ from __future__ import annotations
 
 import argparse
 import os
+import select
 import signal
+import socket
+import struct
 import sys
+import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 from .common import DEFAULT_REGION, Request, as_bool
 from .lab import Emulator
+from .persist import StateFileError
 from .state import Settings
 
 
@@ -28,6 +34,9 @@ class EmulatorHandler(BaseHTTPRequestHandler):
         body = self._read_body(headers)
         req = Request(self.command, parts.path, query, headers, body)
         response = self.server.emulator.dispatch(req)
+        if response.drop:
+            self._reset_connection()
+            return
         self.send_response(response.status)
         self.send_header('Content-Type', response.content_type)
         for key, value in response.headers.items():
@@ -48,6 +57,15 @@ class EmulatorHandler(BaseHTTPRequestHandler):
             self.close_connection = True
 
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _handle
+
+    def _reset_connection(self) -> None:
+        """No answer: close with SO_LINGER 0, so the client gets a TCP RST (connection reset by peer)."""
+        self.close_connection = True
+        try:
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack('ii', 1, 0))
+        except OSError:
+            pass
+        self.connection.close()
 
     def _read_body(self, headers: dict) -> bytes:
         if 'chunked' in headers.get('transfer-encoding', '').lower():
@@ -80,6 +98,60 @@ class EmulatorServer(ThreadingHTTPServer):
         if not settings.public_url:
             settings.public_url = f'http://127.0.0.1:{self.server_address[1]}'
         self.emulator = Emulator(settings)
+        self.listening = True
+        self.running = False
+        self.connections: set = set()
+        self.connections_lock = threading.Lock()
+
+    def process_request(self, request, client_address):
+        with self.connections_lock:
+            self.connections.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request):
+        with self.connections_lock:
+            self.connections.discard(request)
+        super().shutdown_request(request)
+
+    def _sync_listening(self) -> None:
+        """Close the listening socket while an outage refuses connections; reopen it on the same address after."""
+        outage = self.emulator.outage
+        refusing = outage.refusing(time.time())
+        if refusing and self.listening:
+            self.socket.close()
+            self.listening = False
+            # the process is "gone": open keep-alive connections end (their next read sees EOF), so a client's pool
+            # opens new connections, which are refused
+            with self.connections_lock:
+                for conn in list(self.connections):
+                    try:
+                        conn.shutdown(socket.SHUT_RD)
+                    except OSError:
+                        pass
+        elif not refusing and not self.listening:
+            self.socket = socket.socket(self.address_family, self.socket_type)
+            try:
+                self.server_bind()
+                self.server_activate()
+            except OSError as exc:  # the port is taken meanwhile: try again on the next turn
+                self.socket.close()
+                sys.stderr.write(f'eas-emulator: cannot listen again on {self.server_address}: {exc}\n')
+                return
+            self.listening = True
+        outage.socket_synced.set()
+
+    def serve(self, poll_interval: float = 0.1) -> None:
+        """``serve_forever`` that can stop listening for a ``refuse`` outage (``POST /_lab/outage``)."""
+        self.running = True
+        while self.running:
+            self._sync_listening()
+            if not self.listening:
+                time.sleep(poll_interval)
+                continue
+            ready, _unused, _unused = select.select([self.socket], [], [], poll_interval)
+            if ready:
+                self._handle_request_noblock()
+            self.service_actions()
 
 
 def _env(name: str, default):
@@ -129,6 +201,11 @@ def build_arg_parser() -> argparse.ArgumentParser:
         '--seed', type=int, default=int(_env('SEED', '0')), help='seed for fault ratios below 1 (EAS_EMULATOR_SEED)'
     )
     parser.add_argument(
+        '--state-file',
+        default=_env('STATE_FILE', ''),
+        help='load the state from this file at start and save it after every change (EAS_EMULATOR_STATE_FILE)',
+    )
+    parser.add_argument(
         '--verbose', action='store_true', default=as_bool(_env('VERBOSE', '')), help='log every HTTP request to stderr'
     )
     return parser
@@ -144,19 +221,29 @@ def main(argv: list | None = None) -> int:
         gateway_warmup_seconds=args.gateway_warmup_seconds,
         seed=args.seed,
         verbose=args.verbose,
+        state_file=args.state_file,
     )
-    server = EmulatorServer((args.host, args.port), settings)
+    try:
+        server = EmulatorServer((args.host, args.port), settings)
+    except StateFileError as exc:
+        print(f'eas-emulator: {exc}', file=sys.stderr, flush=True)
+        return 2
 
     def _stop(_signum, _frame):
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, _stop)
+    state = ''
+    if settings.state_file:
+        restored = 'restored' if server.emulator.restored else 'new'
+        state = f' state_file={server.emulator.state_file.path} ({restored})'
     print(
-        f'eas-emulator listening on http://{args.host}:{server.server_address[1]} region={settings.region} public_url={settings.public_url}',
+        f'eas-emulator listening on http://{args.host}:{server.server_address[1]} region={settings.region} '
+        f'public_url={settings.public_url}{state}',
         flush=True,
     )
     try:
-        server.serve_forever(poll_interval=0.2)
+        server.serve()
     except KeyboardInterrupt:
         pass
     finally:

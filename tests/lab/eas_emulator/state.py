@@ -25,6 +25,7 @@ class Settings:
     gateway_warmup_seconds: float = 2.0
     seed: int = 0
     verbose: bool = False
+    state_file: str = ''
 
 
 @dataclass
@@ -153,6 +154,9 @@ class Service:
         )
 
 
+STOCK_STATUSES = ('WithStock', 'ClosedWithStock', 'NoStock')
+
+
 def public_type_of(config: dict) -> str | None:
     computing = (config.get('cloud') or {}).get('computing') or {}
     if not isinstance(computing, dict):
@@ -174,6 +178,7 @@ class Store:
         self.resources: dict = {}
         self.services: dict = {}
         self.stockouts = 0
+        self.stock: dict = {}  # instance type -> {'StockStatus', 'IsAvailable'} (POST /_lab/stock)
         self._ip_counter = 10
 
     # -- helpers ------------------------------------------------------------------------------------------------------
@@ -183,7 +188,15 @@ class Store:
             self.resources.clear()
             self.services.clear()
             self.stockouts = 0
+            self.stock.clear()
             self._ip_counter = 10
+
+    def stock_of(self, type_name: str):
+        """(StockStatus, IsAvailable) of an instance type: the lab override, else NoStock during a stock-out fault."""
+        override = self.stock.get(type_name)
+        if override:
+            return override['StockStatus'], override['IsAvailable']
+        return ('NoStock' if self.stockouts else 'WithStock'), True
 
     def next_ip(self, prefix: str) -> str:
         self._ip_counter += 1
@@ -239,7 +252,8 @@ class Store:
         labels: dict,
         now: float,
     ) -> list:
-        failed = False
+        status, available = self.stock_of(itype.name)
+        failed = status == 'NoStock' or not available
         if self.stockouts > 0:
             self.stockouts -= 1
             failed = True
@@ -432,6 +446,12 @@ class Store:
     def _place(self, svc: Service, replica: Replica, now: float) -> str | None:
         """Place one replica. Returns None when placed, else a Kubernetes-like FailedScheduling message."""
         if svc.resource_id is None:
+            override = self.stock.get(public_type_of(svc.config) or '')
+            if override and (override['StockStatus'] == 'NoStock' or not override['IsAvailable']):
+                return (
+                    f'0/0 nodes are available: the public resource group has no stock of {public_type_of(svc.config)} '
+                    f'({override["StockStatus"]}, IsAvailable={override["IsAvailable"]}).'
+                )
             replica.placed, replica.node_id = True, None
             return None
         group = self.resources.get(svc.resource_id)
