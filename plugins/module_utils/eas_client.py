@@ -402,7 +402,7 @@ class EASClient:
         )
 
     def create_resource_instances(
-        self, resource_id, instance_type, count, charge_type, zone=None, system_disk_size=None
+        self, resource_id, instance_type, count, charge_type, zone=None, system_disk_size=None, labels=None
     ):
         request = eas_models.CreateResourceInstancesRequest(
             ecs_instance_type=instance_type,
@@ -410,6 +410,7 @@ class EASClient:
             charge_type=charge_type,
             zone=zone,
             system_disk_size=system_disk_size,
+            labels=labels or None,
         )
         return self._call(
             'CreateResourceInstances',

@@ -27,6 +27,12 @@ options:
       - The billing the specs are for.
     type: str
     choices: [PostPaid, PrePaid]
+  resource_type:
+    description:
+      - Which offer to read. V(Dedicated) lists the ECS types a dedicated resource group can buy; V(Public) (the
+        server's default when unset) the types of the public resource group.
+    type: str
+    choices: [Dedicated, Public]
 extends_documentation_fragment:
   - llmops.eas_stack.eas
   - llmops.eas_stack.attributes
@@ -105,11 +111,14 @@ class MachineSpecRunner(EASRunner):
     options = dict(
         instance_types=dict(type='list', elements='str', default=[]),
         charge_type=dict(type='str', choices=['PostPaid', 'PrePaid']),
+        resource_type=dict(type='str', choices=['Dedicated', 'Public']),
     )
 
     def run(self):
         wanted = set(self.params['instance_types'])
-        metas = self.client.describe_machine_spec(charge_type=self.params['charge_type'])
+        metas = self.client.describe_machine_spec(
+            charge_type=self.params['charge_type'], resource_type=self.params['resource_type']
+        )
         return dict(
             instance_types=dict(
                 (m.get('InstanceType'), spec_view(m))

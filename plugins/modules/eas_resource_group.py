@@ -423,6 +423,7 @@ class ResourceGroupRunner(EASRunner):
                 params['charge_type'],
                 params['zone'],
                 params['system_disk_size'],
+                labels=dict(MANAGED_LABELS) if is_managed(active) else None,
             )
         elif count is not None and count < len(active):
             victims = [i['InstanceId'] for i in pick_for_deletion(active, len(active) - count)]

@@ -192,6 +192,26 @@ def test_scale_up_and_down(capsys):
     assert result['actions'] == ['CreateResourceInstances'] and result['resource_group']['instance_count'] == 2
     req = [c for c in sdk.calls if c[0] == 'create_resource_instances'][0][1][2]
     assert (req.ecs_instance_count, req.ecs_instance_type) == (1, 'ecs.gn7i-c8g1.2xlarge')
+    assert req.labels is None  # the group's nodes carry no label of this collection: not labelled now either
+
+
+def test_nodes_added_to_a_group_of_this_collection_carry_its_label(capsys):
+    ours = [dict(LabelKey='managed-by', LabelValue='llmops.eas_stack')]
+    sdk = FakeSDK(
+        {
+            'list_resources': [listing('grp')],
+            'describe_resource': [resource()],
+            'list_resource_instances': [
+                instances(dict(inst('i1'), Labels=ours)),
+                instances(dict(inst('i1'), Labels=ours), dict(inst('i2'), Labels=ours)),
+            ],
+            'create_resource_instances': [{'InstanceIds': ['i2']}],
+        }
+    )
+    result = run(capsys, eas_resource_group, sdk, name='grp', instance_count=2)
+    assert result['actions'] == ['CreateResourceInstances']
+    req = [c for c in sdk.calls if c[0] == 'create_resource_instances'][0][1][2]
+    assert req.labels == {'managed-by': 'llmops.eas_stack'}
 
     sdk = FakeSDK(
         {
