@@ -166,8 +166,24 @@ def main():
         )
     site = os.path.join(ROOT, 'site.yml')
     teardown = os.path.join(ROOT, 'teardown.yml')
-    figures = []
 
+    try:
+        figures = measure(args, site, teardown, vars_file)
+    except BaseException:
+        if not args.keep:
+            # A failed measurement leaves nothing of the benchmark up either.
+            run_playbook(teardown, vars_file, '-e', 'purge=true')
+        raise
+
+    width = max(len(name) for name, _value in figures)
+    print('llmops.eas_stack lab benchmark (%s)' % datetime.datetime.now().strftime('%Y-%m-%d %H:%M'))
+    for name, value in figures:
+        print('  %s  %s' % (name.ljust(width), value))
+    return 0
+
+
+def measure(args, site, teardown, vars_file):
+    figures = []
     cold, cold_data, rc = run_playbook(site, vars_file)
     if rc:
         raise SystemExit('cold converge failed (rc=%d); see `ansible-playbook site.yml` output' % rc)
@@ -236,12 +252,7 @@ def main():
         figures.append(
             ('idle cost if teardown is forgotten, CNY/day', '%.2f' % (nodes * 24 * args.price_per_node_hour))
         )
-
-    width = max(len(name) for name, _value in figures)
-    print('llmops.eas_stack lab benchmark (%s)' % datetime.datetime.now().strftime('%Y-%m-%d %H:%M'))
-    for name, value in figures:
-        print('  %s  %s' % (name.ljust(width), value))
-    return 0
+    return figures
 
 
 if __name__ == '__main__':
