@@ -44,6 +44,9 @@ BENCH_VARS = {
     'oneapi_port': 15201,
     'chatgpt_web_project_name': 'bench-chatgpt-web',
     'chatgpt_web_port': 13202,
+    'front_door_project_name': 'bench-front-door',
+    'front_door_https_port': 16045,
+    'front_door_http_port': 16082,
 }
 
 # What each EAS read of a rerun is about.

@@ -47,6 +47,9 @@ oneapi_project_name: it-demo-one-api
 oneapi_port: 15197
 chatgpt_web_project_name: it-demo-chatgpt-web
 chatgpt_web_port: 13197
+front_door_project_name: it-demo-front-door
+front_door_https_port: 16046
+front_door_http_port: 16083
 VARS
 
 cd "$work/clone"
@@ -58,7 +61,7 @@ if ! make demo DEMO_ARGS="-e @$work/vars.yml" >"$work/demo-1.log" 2>&1; then
 fi
 grep -E '^localhost +: ok=' "$work/demo-1.log"
 [ -x .venv/bin/ansible-playbook ] || { echo "FAIL: make demo made no virtualenv in the clone" >&2; exit 1; }
-for image in base:bookworm eas-emulator:latest one-api:v0.6.6-standin chatgpt-web:standin; do
+for image in base:bookworm eas-emulator:latest one-api:v0.6.6-standin chatgpt-web:standin caddy:2.6-debian; do
   docker image inspect "$prefix/$image" >/dev/null || { echo "FAIL: $prefix/$image was not built" >&2; exit 1; }
 done
 grep -q 'building .*base:bookworm from Debian' "$work/demo-1.log" || { echo "FAIL: the base image was not built from nothing" >&2; exit 1; }

@@ -30,6 +30,9 @@ oneapi_project_name: it-site-one-api
 oneapi_port: 15101
 chatgpt_web_project_name: it-site-chatgpt-web
 chatgpt_web_port: 13102
+front_door_project_name: it-site-front-door
+front_door_https_port: 16044
+front_door_http_port: 16081
 VARS
 
 play() { # log-name playbook [options]
