@@ -59,6 +59,8 @@ class Connection(http.client.HTTPSConnection):
 
     def connect(self):
         sock = socket.create_connection((self._address or self.host, self.port), self.timeout)
+        # No Nagle delay on small writes (the request after the handshake), as browsers and curl.
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.sock = self._ctx.wrap_socket(sock, server_hostname=self.host)
 
 
@@ -69,6 +71,7 @@ class PlainConnection(http.client.HTTPConnection):
 
     def connect(self):
         self.sock = socket.create_connection((self._address or self.host, self.port), self.timeout)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
 def open_connection(url, args, ctx=None):
