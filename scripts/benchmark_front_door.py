@@ -20,6 +20,7 @@ import http.client
 import json
 import os
 import secrets
+import shutil
 import socket
 import ssl
 import statistics
@@ -242,6 +243,7 @@ def main():
             playbook(work, '--tags', 'absent')
             run(['docker', 'rm', '-f', UPSTREAM])
             run(['docker', 'network', 'rm', NETWORK])
+            shutil.rmtree(work, ignore_errors=True)
 
     print('llmops.eas_stack front door benchmark (%s)' % datetime.datetime.now().strftime('%Y-%m-%d %H:%M'))
     print('  stack up (one-api, chatgpt-web, front door), s   %.1f' % seconds)
