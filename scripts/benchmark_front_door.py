@@ -103,7 +103,7 @@ class Plain(http.client.HTTPConnection):
 
 def connection(url, ca_path):
     parts = url.split('/')
-    host, _, port = parts[2].partition(':')
+    host, _sep, port = parts[2].partition(':')
     if url.startswith('https://'):
         return Resolved(host, int(port or 443), context=ssl.create_default_context(cafile=ca_path), timeout=60)
     return Plain('127.0.0.1', int(port or 80), timeout=60)
@@ -127,7 +127,7 @@ def stream(conn, path, headers, body):
 
 def measure(base, path, headers, body, ca_path, runs):
     fresh, kept = [], []
-    for _ in range(runs):
+    for _run in range(runs):
         conn = connection(base, ca_path)
         fresh.append(stream(conn, path, headers, body))
         kept.append(stream(conn, path, headers, body))
