@@ -273,7 +273,9 @@ def main():
             name = ''
     print('  (first: ms from sending the request to the first chunk of the answer; new: a new connection, kept: the')
     print('   second request on it; reads: how many pieces the answer arrived in; spread: first to last read)')
-    print('  (direct, kept: the lab stand-ins write without TCP_NODELAY, so on a reused connection their first chunk waits')
+    print(
+        '  (direct, kept: the lab stand-ins write without TCP_NODELAY, so on a reused connection their first chunk waits'
+    )
     print("   for the client's delayed ACK; the front door opens a new connection to them for each request)")
     return 0
 
