@@ -451,3 +451,36 @@ def test_a_run_waits_for_another_one_creating_the_same_group(tmp_path, monkeypat
     finally:
         holder.kill()
         holder.wait(10)
+
+
+def test_machine_spec_info_reads_the_dedicated_offer_with_usable_gpu_memory(capsys):
+    from ansible_collections.llmops.eas_stack.plugins.modules import eas_machine_spec_info
+
+    a10 = dict(
+        InstanceType='ecs.gn7i-c8g1.2xlarge',
+        CPU=8,
+        Memory=30.0,
+        GPU='A10',
+        GPUAmount=1,
+        GPUMemory=24.0,
+        IsAvailable=True,
+        StockStatus='WithStock',
+    )
+    cpu_only = dict(InstanceType='ecs.c6.large', CPU=2, Memory=4.0, IsAvailable=True, StockStatus='WithStock')
+    sdk = FakeSDK({'describe_machine_spec': [{'InstanceMetas': [a10, cpu_only]}]})
+    result = run(
+        capsys, eas_machine_spec_info, sdk, resource_type='Dedicated', instance_types=['ecs.gn7i-c8g1.2xlarge']
+    )
+    assert sdk.calls[0][1][0].resource_type == 'Dedicated'
+    assert result['instance_types'] == {
+        'ecs.gn7i-c8g1.2xlarge': dict(
+            cpu=8,
+            memory_gb=30.0,
+            gpu='A10',
+            gpus=1,
+            gpu_memory_gb=24.0,
+            gpu_usable_gib=22.49,
+            available=True,
+            stock='WithStock',
+        )
+    }
