@@ -4,7 +4,7 @@
 
 """Waiters for PAI-EAS services and resource groups, and the OpenAI endpoint probe.
 
-Every waiter polls with a growing delay (2 s, x1.5, at most 5 s, so readiness is seen within 5 s) until a deadline.
+Every waiter polls with a growing delay (2 s, x1.5, at most 3 s, so readiness is seen within 3 s) until a deadline.
 A failure state ends the wait at once; a timeout (an endless ``Waiting``, say) fails with the service's warning
 events, its diagnosis and its last log lines. A poll the API does not answer (network, throttling, 5xx, an HTML
 error page) does not end the wait: polling goes on until the wait's own deadline, and the final message says how
@@ -73,7 +73,7 @@ class Poller:
     answering: polling goes on, and ``outage_note()`` says for how long it did not answer.
     """
 
-    def __init__(self, timeout, sleep=None, clock=None, delay=2.0, factor=1.5, max_delay=5.0, unreachable=0.0):
+    def __init__(self, timeout, sleep=None, clock=None, delay=2.0, factor=1.5, max_delay=3.0, unreachable=0.0):
         self.timeout = max(0, timeout or 0)
         self._sleep = sleep if sleep is not None else time.sleep
         self._clock = clock if clock is not None else time.monotonic

@@ -89,7 +89,7 @@ def test_waits_through_transitions_with_growing_delays():
     result = wait_for_service(client, 'svc', 'Running', 600, sleep=clock.sleep, clock=clock)
     assert result['Status'] == 'Running' and result['RunningInstance'] == 1
     assert sdk.names() == ['describe_service'] * 4
-    assert clock.sleeps == [2.0, 3.0, 4.5]
+    assert clock.sleeps == [2.0, 3.0, 3.0]  # growing, capped at 3 s
 
 
 def test_fails_fast_on_failed_with_the_message_and_diagnosis():
