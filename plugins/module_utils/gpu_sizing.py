@@ -362,6 +362,10 @@ def image_region_error(image, region):
 
 def service_plan_errors(settings, name):
     """Every problem of the service config ``settings`` make, as EAS would refuse it, before anything is created."""
+    if settings.get('dedicated', True) and not (settings.get('group') or {}).get('id'):
+        # The pre-flight runs before the resource group exists: check the config the service will get, which names
+        # the group (metadata.resource), so that an override conflicting with it is refused before the group is bought.
+        settings = dict(settings, group=dict(settings.get('group') or {}, id='the-resource-group'))
     try:
         plan = vllm_service_config(settings)
     except (SizingError, KeyError, TypeError, ValueError) as err:

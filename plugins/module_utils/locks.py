@@ -7,7 +7,8 @@
 ``exclusive(key, timeout)`` holds an ``fcntl`` lock on a file named after ``key`` for the duration of a ``with``
 block. A process killed while holding it releases it (the kernel drops the lock with the process), and a process
 left running by a killed ``ansible-playbook`` keeps it until it finishes: so a run started at once waits for the
-orphan's create to end, then sees what it made.
+orphan's create to end, then sees what it made. ``signals_held()`` makes a Ctrl-C or TERM of the run, which
+ansible-playbook passes on to the module, wait for the end of a create in flight in the same way.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import errno
 import fcntl
 import hashlib
 import os
+import signal
 import tempfile
 import time
 
@@ -61,3 +63,35 @@ def exclusive(key, timeout, what, sleep=time.sleep, clock=time.monotonic):
         yield path
     finally:
         handle.close()
+
+
+# What ends a run: Ctrl-C, a TERM (ansible-playbook passes both on to the module it runs), a closed terminal.
+ENDING_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+@contextlib.contextmanager
+def signals_held(signums=ENDING_SIGNALS):
+    """Hold back the signals that end a run until the ``with`` block is done, then act on the first one.
+
+    For a create that bills: cut off while its request is in flight, it may be carried out by the server all the
+    same, and a run started at once would not see it yet and buy a second one. Held back, the signal ends the module
+    once the answer is in, while ``exclusive`` still holds the controller lock, so the next run waits and finds it.
+    """
+    received = []
+    previous = {}
+
+    def hold(signum, _frame):
+        received.append(signum)
+
+    for signum in signums:
+        try:
+            previous[signum] = signal.signal(signum, hold)
+        except ValueError:  # not the main thread: nothing can be held back here
+            break
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        if received:
+            os.kill(os.getpid(), received[0])

@@ -222,7 +222,7 @@ from ansible_collections.llmops.eas_stack.plugins.module_utils.eas_groups import
 from ansible_collections.llmops.eas_stack.plugins.module_utils.eas_service_config import MANAGED_LABELS
 from ansible_collections.llmops.eas_stack.plugins.module_utils.eas_waiter import WaitWindowElapsed, wait_for_service
 from ansible_collections.llmops.eas_stack.plugins.module_utils.errors import ModuleError
-from ansible_collections.llmops.eas_stack.plugins.module_utils.locks import exclusive
+from ansible_collections.llmops.eas_stack.plugins.module_utils.locks import exclusive, signals_held
 
 # After a create that failed with a 5xx or a network error, how long to look for the group it may have made.
 LOOK_AGAIN_SECONDS = 20
@@ -453,17 +453,19 @@ class ResourceGroupRunner(EASRunner):
                 % (params['name'], ' and '.join(missing) + (' is' if len(missing) == 1 else ' are'))
             )
         try:
-            return self.do(
-                'CreateResource',
-                self.client.create_resource,
-                params['name'],
-                params['instance_type'],
-                count,
-                params['charge_type'],
-                params['zone'],
-                params['system_disk_size'],
-                MANAGED_LABELS,
-            )
+            # A Ctrl-C or TERM of the run waits for the answer: the server may create the group all the same.
+            with signals_held():
+                return self.do(
+                    'CreateResource',
+                    self.client.create_resource,
+                    params['name'],
+                    params['instance_type'],
+                    count,
+                    params['charge_type'],
+                    params['zone'],
+                    params['system_disk_size'],
+                    MANAGED_LABELS,
+                )
         except EASError as err:
             found = self.look_again() if err.retryable else None
             if found is None:

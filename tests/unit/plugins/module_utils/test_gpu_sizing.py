@@ -201,3 +201,16 @@ def test_service_errors_name_the_variable_before_anything_is_created():
     assert 'metadata.name' in eas_service_errors(renamed, 'svc_1')[0]
     broken = dict(SETTINGS, override={'containers': 'x'})
     assert 'containers must be a list' in eas_service_errors(broken, 'svc_1')[0]
+
+
+def test_service_errors_before_the_group_exists_check_the_config_it_will_get():
+    """The pre-flight runs before the resource group exists: an override that only conflicts with the group's id
+    (metadata.resource) must be refused there too, not after the group is bought."""
+    from ansible_collections.llmops.eas_stack.plugins.module_utils.gpu_sizing import service_plan_errors
+
+    no_group_yet = dict(SETTINGS, group={})
+    assert service_plan_errors(no_group_yet, 'svc_1') == []
+    public_override = dict(no_group_yet, override={'cloud': {'computing': {'instance_type': A10}}})
+    errors = service_plan_errors(public_override, 'svc_1')
+    assert len(errors) == 1 and 'eas_service_config_override' in errors[0] and 'exclude each other' in errors[0]
+    assert service_plan_errors(dict(public_override, dedicated=False), 'svc_1') == []

@@ -484,3 +484,31 @@ def test_machine_spec_info_reads_the_dedicated_offer_with_usable_gpu_memory(caps
             stock='WithStock',
         )
     }
+
+
+def test_a_ctrl_c_while_create_is_in_flight_waits_for_the_answer(capsys):
+    """Ctrl-C (or TERM) of ansible-playbook reaches the module while CreateResource is in flight. The server may create
+    the group all the same, so the module ends only once the answer is in, still holding the controller lock: a run
+    started at once waits for it and finds the group instead of buying a second one."""
+    import os
+    import signal
+
+    events = []
+
+    def create(*_args):
+        os.kill(os.getpid(), signal.SIGINT)
+        events.append('answered')
+        return {'ResourceId': 'eas-r-1'}
+
+    sdk = FakeSDK(
+        {
+            'list_resources': [{'Resources': [], 'TotalCount': 0}],
+            'create_resource': [create],
+            'describe_resource': [resource()],
+            'list_resource_instances': [instances(inst('eas-i-1'))],
+        }
+    )
+    with pytest.raises(KeyboardInterrupt):
+        run(capsys, eas_resource_group, sdk, name='grp', instance_type='ecs.gn7i-c8g1.2xlarge', instance_count=1)
+    assert events == ['answered']
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
