@@ -14,6 +14,7 @@ from ansible_collections.llmops.eas_stack.plugins.module_utils.gpu_sizing import
     node_price,
     placement_errors,
     service_plan_errors,
+    scaler_errors,
     vllm_service_config,
 )
 
@@ -35,9 +36,27 @@ def eas_model_fit(
         return dict(fits=False, message=str(err))
 
 
-def eas_placement_errors(instance_type, cpu=0, memory=0, service_instance_count=1, instance_count=1):
+def eas_placement_errors(
+    instance_type, cpu=0, memory=0, service_instance_count=1, instance_count=1, autoscaler_max=0, cron_max=0
+):
     return placement_errors(
-        instance_type, int(cpu or 0), int(memory or 0), int(service_instance_count), int(instance_count)
+        instance_type,
+        int(cpu or 0),
+        int(memory or 0),
+        int(service_instance_count),
+        int(instance_count),
+        int(autoscaler_max or 0),
+        int(cron_max or 0),
+    )
+
+
+def eas_scaler_errors(autoscaler, cron_scaler=None, instance_type='', instance_count=1, dedicated=True):
+    return scaler_errors(
+        autoscaler if autoscaler is not None else {},
+        cron_scaler if cron_scaler is not None else {},
+        instance_type,
+        instance_count,
+        bool(dedicated),
     )
 
 
@@ -57,6 +76,7 @@ class FilterModule:
         return dict(
             eas_model_fit=eas_model_fit,
             eas_placement_errors=eas_placement_errors,
+            eas_scaler_errors=eas_scaler_errors,
             eas_vllm_service_config=eas_vllm_service_config,
             eas_service_errors=eas_service_errors,
             eas_node_price=node_price,

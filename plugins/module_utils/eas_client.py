@@ -426,6 +426,146 @@ class EASClient:
             lambda: self.sdk.delete_resource_instances(self.region, resource_id, request),
         )
 
+    # -- autoscaler and scheduled (cron) scaler of a service -----------------------------------------------------------
+    def _scaler_call(self, action, what, func, not_found=False):
+        """``_call`` for the scaler operations, with their own check-mode safety net."""
+        if self.check_mode and action in SCALER_MUTATING_ACTIONS:
+            raise EASError('internal error: %s attempted in check mode' % action, code='CheckMode', action=what)
+        return self._call(action, what, func, not_found=not_found)
+
+    def describe_service_autoscaler(self, name):
+        """DescribeServiceAutoScaler: ``MinReplica``, ``MaxReplica``, ``ScaleStrategies``, ``Behavior``,
+        ``CurrentMetrics``; None when the service or its autoscaler does not exist (HTTP 404)."""
+        return self._scaler_call(
+            'DescribeServiceAutoScaler',
+            'describe the autoscaler of service %s' % name,
+            lambda: self.sdk.describe_service_auto_scaler(
+                self.region, name, eas_models.DescribeServiceAutoScalerRequest()
+            ),
+            not_found=True,
+        )
+
+    @staticmethod
+    def _autoscaler_request(kind, minimum, maximum, strategies, behavior):
+        """A Create/UpdateServiceAutoScalerRequest from plain values (``strategies``: metric_name, threshold,
+        service; ``behavior``: scale_up, scale_down, on_zero with their snake_case settings)."""
+        prefix = '%sServiceAutoScalerRequest' % kind
+        model = getattr(eas_models, prefix)
+        strategy_model = getattr(eas_models, prefix + 'ScaleStrategies')
+        request = model(
+            min=int(minimum),
+            max=int(maximum),
+            scale_strategies=[
+                strategy_model(
+                    metric_name=item['metric_name'], threshold=float(item['threshold']), service=item.get('service')
+                )
+                for item in strategies or []
+            ],
+        )
+        behavior = dict((key, value) for key, value in (behavior or {}).items() if value)
+        if behavior:
+            parts = {}
+            for key, suffix in (('scale_up', 'ScaleUp'), ('scale_down', 'ScaleDown'), ('on_zero', 'OnZero')):
+                if behavior.get(key):
+                    settings = dict((k, int(v)) for k, v in behavior[key].items() if v is not None)
+                    parts[key] = getattr(eas_models, prefix + 'Behavior' + suffix)(**settings)
+            request.behavior = getattr(eas_models, prefix + 'Behavior')(**parts)
+        return request
+
+    def create_service_autoscaler(self, name, minimum, maximum, strategies, behavior=None):
+        request = self._autoscaler_request('Create', minimum, maximum, strategies, behavior)
+        return self._scaler_call(
+            'CreateServiceAutoScaler',
+            'create the autoscaler of service %s' % name,
+            lambda: self.sdk.create_service_auto_scaler(self.region, name, request),
+        )
+
+    def update_service_autoscaler(self, name, minimum, maximum, strategies, behavior=None):
+        request = self._autoscaler_request('Update', minimum, maximum, strategies, behavior)
+        return self._scaler_call(
+            'UpdateServiceAutoScaler',
+            'update the autoscaler of service %s' % name,
+            lambda: self.sdk.update_service_auto_scaler(self.region, name, request),
+        )
+
+    def delete_service_autoscaler(self, name):
+        """Returns False when the service or its autoscaler was already gone."""
+        result = self._scaler_call(
+            'DeleteServiceAutoScaler',
+            'delete the autoscaler of service %s' % name,
+            lambda: self.sdk.delete_service_auto_scaler(self.region, name, eas_models.DeleteServiceAutoScalerRequest()),
+            not_found=True,
+        )
+        return result is not None
+
+    def describe_service_cron_scaler(self, name):
+        """DescribeServiceCronScaler: ``ScaleJobs`` (Name, Schedule, TargetSize, State, Message, CreateTime,
+        LastProbeTime) and ``ExcludeDates``; None when the service or its cron scaler does not exist (HTTP 404)."""
+        return self._scaler_call(
+            'DescribeServiceCronScaler',
+            'describe the scheduled scaler of service %s' % name,
+            lambda: self.sdk.describe_service_cron_scaler(
+                self.region, name, eas_models.DescribeServiceCronScalerRequest()
+            ),
+            not_found=True,
+        )
+
+    @staticmethod
+    def _cron_scaler_request(kind, jobs, exclude_dates):
+        prefix = '%sServiceCronScalerRequest' % kind
+        job_model = getattr(eas_models, prefix + 'ScaleJobs')
+        return getattr(eas_models, prefix)(
+            scale_jobs=[
+                job_model(
+                    name=job.get('name'),
+                    schedule=job['schedule'],
+                    target_size=int(job['target_size']),
+                    time_zone=job.get('time_zone'),
+                )
+                for job in jobs or []
+            ],
+            exclude_dates=list(exclude_dates or []),
+        )
+
+    def create_service_cron_scaler(self, name, jobs, exclude_dates=None):
+        request = self._cron_scaler_request('Create', jobs, exclude_dates)
+        return self._scaler_call(
+            'CreateServiceCronScaler',
+            'create the scheduled scaler of service %s' % name,
+            lambda: self.sdk.create_service_cron_scaler(self.region, name, request),
+        )
+
+    def update_service_cron_scaler(self, name, jobs, exclude_dates=None):
+        request = self._cron_scaler_request('Update', jobs, exclude_dates)
+        return self._scaler_call(
+            'UpdateServiceCronScaler',
+            'update the scheduled scaler of service %s' % name,
+            lambda: self.sdk.update_service_cron_scaler(self.region, name, request),
+        )
+
+    def delete_service_cron_scaler(self, name):
+        """Returns False when the service or its cron scaler was already gone."""
+        result = self._scaler_call(
+            'DeleteServiceCronScaler',
+            'delete the scheduled scaler of service %s' % name,
+            lambda: self.sdk.delete_service_cron_scaler(self.region, name, eas_models.DeleteServiceCronScalerRequest()),
+            not_found=True,
+        )
+        return result is not None
+
+
+# The scaler operations that change something (EASClient._scaler_call refuses them in check mode).
+SCALER_MUTATING_ACTIONS = frozenset(
+    [
+        'CreateServiceAutoScaler',
+        'UpdateServiceAutoScaler',
+        'DeleteServiceAutoScaler',
+        'CreateServiceCronScaler',
+        'UpdateServiceCronScaler',
+        'DeleteServiceCronScaler',
+    ]
+)
+
 
 def build_client(params, check_mode=False, retry=None, credential_client_factory=None, sdk_factory=None):
     """Build an ``EASClient`` from the module parameters. Raises EASConfigError on bad settings."""

@@ -226,11 +226,14 @@ def service_resources(instance_type, cpu=0, memory=0, group=None):
     return pick(cpu, 'allocatable_cpu', limits[0]), pick(memory, 'allocatable_memory', limits[1])
 
 
-def placement_errors(instance_type, cpu=0, memory=0, service_instance_count=1, instance_count=1):
+def placement_errors(
+    instance_type, cpu=0, memory=0, service_instance_count=1, instance_count=1, autoscaler_max=0, cron_max=0
+):
     """What one dedicated node (or the group) cannot give, as messages naming the variable and the fix.
 
     A service instance that asks for more CPU or memory than a node can allocate, or more instances than the group
-    has GPUs, stays Waiting for ever while the nodes are billed.
+    has GPUs, stays Waiting for ever while the nodes are billed. The same holds for the instances an autoscaler may
+    add (``autoscaler_max``) and for the largest target of a scheduled scaler (``cron_max``).
     """
     limits = node_limits(instance_type)
     if limits is None:
@@ -254,6 +257,123 @@ def placement_errors(instance_type, cpu=0, memory=0, service_instance_count=1, i
             'eas_service_instance_count=%s needs one GPU each, but the group has %d: raise eas_instance_count '
             'or lower eas_service_instance_count.' % (service_instance_count, int(instance_count) * gpus)
         )
+    group_gpus = int(instance_count) * gpus
+    if autoscaler_max and int(autoscaler_max) > group_gpus:
+        errors.append(
+            'eas_autoscaler.max=%s: the autoscaler could ask for %s instances of one GPU each, but the group\'s '
+            'eas_instance_count=%s nodes of %s have %d GPU(s); the extra instances would stay Pending while the nodes '
+            'are billed. Raise eas_instance_count to %s (a node per instance) or lower eas_autoscaler.max to %d.'
+            % (autoscaler_max, autoscaler_max, instance_count, instance_type, group_gpus, autoscaler_max, group_gpus)
+        )
+    if cron_max and int(cron_max) > group_gpus:
+        errors.append(
+            'eas_cron_scaler: a job sets target_size=%s instances of one GPU each, but the group has %d GPU(s) '
+            '(eas_instance_count=%s x %s). Raise eas_instance_count or lower the job\'s target_size.'
+            % (cron_max, group_gpus, instance_count, instance_type)
+        )
+    return errors
+
+
+def _whole(value):
+    """A whole number from an int or a digit string, else None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    text = str(value).strip() if value is not None else ''
+    return int(text) if text.isdigit() else None
+
+
+def _state(settings):
+    return str(settings.get('state') or 'present') if isinstance(settings, dict) else 'present'
+
+
+def scaler_errors(autoscaler, cron_scaler, instance_type, instance_count=1, dedicated=True):
+    """What is wrong with the ``eas_model`` role's ``eas_autoscaler`` and ``eas_cron_scaler``, as messages naming the
+    variable and the fix: their shape, min < max, thresholds, cron fields, and (dedicated group) the GPU bounds of
+    ``placement_errors``. Empty settings (the role leaves the scalers alone) have no errors."""
+    errors = []
+    autoscaler_max = cron_max = 0
+    if not isinstance(autoscaler, dict):
+        errors.append('eas_autoscaler must be a dict (min, max, scale_strategies, behavior), or {} to leave it alone.')
+    elif autoscaler and _state(autoscaler) not in ('present', 'absent'):
+        errors.append('eas_autoscaler.state must be present or absent (got %s).' % autoscaler.get('state'))
+    elif autoscaler and _state(autoscaler) == 'present':
+        low, high = _whole(autoscaler.get('min')), _whole(autoscaler.get('max'))
+        if low is None or high is None:
+            errors.append(
+                'eas_autoscaler needs min and max, whole numbers of instances (for example {min: 1, max: 2}); got '
+                'min=%s, max=%s.' % (autoscaler.get('min'), autoscaler.get('max'))
+            )
+        elif low > high:
+            errors.append(
+                'eas_autoscaler.min=%d is above eas_autoscaler.max=%d: swap them, or raise max.' % (low, high)
+            )
+        elif low == high:
+            errors.append(
+                'eas_autoscaler.max must be greater than min (both %d; the API refuses equal bounds). For a fixed number '
+                'of instances drop eas_autoscaler and set eas_service_instance_count.' % low
+            )
+        else:
+            autoscaler_max = high
+        strategies = autoscaler.get('scale_strategies')
+        good = (
+            isinstance(strategies, list)
+            and strategies
+            and all(isinstance(s, dict) and s.get('metric_name') and s.get('threshold') is not None for s in strategies)
+        )
+        if not good:
+            errors.append(
+                'eas_autoscaler.scale_strategies must be a list of {metric_name, threshold}, for example '
+                '[{metric_name: qps, threshold: 10}] (metric_name qps, cpu or gpu[util]).'
+            )
+        else:
+            try:
+                if any(float(s['threshold']) <= 0 for s in strategies):
+                    errors.append('eas_autoscaler.scale_strategies: every threshold must be above 0.')
+            except (TypeError, ValueError):
+                errors.append('eas_autoscaler.scale_strategies: every threshold must be a number above 0.')
+    if not isinstance(cron_scaler, dict):
+        errors.append('eas_cron_scaler must be a dict (scale_jobs, exclude_dates), or {} to leave it alone.')
+    elif cron_scaler and _state(cron_scaler) not in ('present', 'absent'):
+        errors.append('eas_cron_scaler.state must be present or absent (got %s).' % cron_scaler.get('state'))
+    elif cron_scaler and _state(cron_scaler) == 'present':
+        jobs = cron_scaler.get('scale_jobs')
+        good = (
+            isinstance(jobs, list)
+            and jobs
+            and all(
+                isinstance(j, dict) and j.get('schedule') and _whole(j.get('target_size')) is not None for j in jobs
+            )
+        )
+        if not good:
+            errors.append(
+                'eas_cron_scaler.scale_jobs must be a list of {name, schedule, target_size}, for example '
+                '[{name: day, schedule: "0 0 8 * * *", target_size: 2}].'
+            )
+        else:
+            if any(len(str(j['schedule']).split()) not in (5, 6) for j in jobs):
+                errors.append(
+                    'eas_cron_scaler.scale_jobs: every schedule must be a cron expression of 5 or 6 fields '
+                    '(for example "0 0 8 * * *").'
+                )
+            cron_max = max(_whole(j['target_size']) for j in jobs)
+            if autoscaler_max and cron_max > autoscaler_max:
+                errors.append(
+                    'eas_cron_scaler: a job sets target_size=%d, above eas_autoscaler.max=%d; keep the scheduled sizes '
+                    'within the autoscaler\'s bounds.' % (cron_max, autoscaler_max)
+                )
+    if dedicated and (autoscaler_max or cron_max) and _whole(instance_count):
+        errors += [
+            message
+            for message in placement_errors(
+                instance_type,
+                instance_count=_whole(instance_count),
+                autoscaler_max=autoscaler_max,
+                cron_max=cron_max,
+            )
+            if not message.startswith('eas_service_instance_count')
+        ]
     return errors
 
 
@@ -263,10 +383,11 @@ def vllm_service_config(settings):
     ``settings`` keys: ``model``, ``region``, ``instance_type``, ``dedicated``, ``service_instance_count``,
     ``instance_count`` (public group), ``max_model_len``, ``gpu_memory_utilization``, ``vllm_extra_args`` (list),
     ``image`` / ``vllm_image_tag``, ``model_oss_path`` / ``model_oss_endpoint``, ``cpu``, ``memory``, ``group`` (the
-    resource group as ``eas_resource_group`` returns it), ``override`` (merged last), ``extra_presets``.
+    resource group as ``eas_resource_group`` returns it), ``override`` (merged last), ``extra_presets``, ``autoscaled``
+    (an autoscaler owns the number of instances).
 
     Returns ``config`` (what eas_service enforces) and ``create_only_config`` (the CPU and memory sized from the group,
-    set when the service is created).
+    and with ``autoscaled`` the number of instances, set when the service is created).
 
     The OSS mount is the documented EAS form: ``oss.path`` ``oss://<bucket>/<dir>/`` with the (same-region,
     ``-internal``) endpoint apart in ``oss.endpoint``. The health checks use the keys of the EAS health-check page
@@ -331,6 +452,9 @@ def vllm_service_config(settings):
                 create_only.setdefault('metadata', {})[key] = derived
     else:
         config['cloud'] = dict(computing=dict(instance_type=settings['instance_type']))
+    if settings.get('autoscaled') and str(settings['autoscaled']).lower() not in ('false', '0'):
+        # An autoscaler owns the number of instances: set at creation only, never enforced again.
+        create_only.setdefault('metadata', {})['instance'] = config['metadata'].pop('instance')
     return dict(config=deep_merge(config, settings.get('override')), create_only_config=create_only)
 
 

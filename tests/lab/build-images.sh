@@ -5,7 +5,8 @@
 #   tests/lab/build-images.sh --rebuild-base   build the base image from nothing too (what `make test` does)
 #
 # Base image: a Debian rootfs with python3, ca-certificates and wget, made from Debian's packages with mmdebstrap
-# and `docker import`, tagged $LAB_IMAGE_PREFIX/base:bookworm. The service images are built on it with
+# and `docker import`, tagged $LAB_IMAGE_PREFIX/base:bookworm. MariaDB, Redis and HAProxy are images of Debian's
+# packages too ($LAB_IMAGE_PREFIX/mariadb:10.11, redis:7.0, haproxy:2.6). The service images are built on the base with
 # `docker build` (only flags that both Debian's docker.io client and newer Docker CLIs have).
 # LAB_IMAGE_PREFIX (default llmops-lab) names every image, so a test can build a set from nothing beside another.
 set -euo pipefail
@@ -59,6 +60,28 @@ if ! (cd "$here" && python3 -m chatgpt_web_standin.ranks check >/dev/null 2>&1);
   (cd "$here" && python3 -m chatgpt_web_standin.ranks fetch) ||
     log "no cl100k_base ranks: the chatgpt-web stand-in will estimate tokens"
 fi
+
+# Services that come from Debian's packages, standing in for the official images the collection uses in production
+# (mariadb:11, redis:7, haproxy:2.8): a rootfs of the packages, then a thin image (images/<name>/Dockerfile) that gives
+# it the official image's interface. Rebuilt from nothing with --rebuild-base, like the base image.
+declare -A debian_packages=(
+  [mariadb]="mariadb-server,mariadb-client"
+  [redis]=redis-server
+  [haproxy]=haproxy
+)
+declare -A debian_tags=(
+  [mariadb]=$prefix/mariadb:10.11
+  [redis]=$prefix/redis:7.0
+  [haproxy]=$prefix/haproxy:2.6
+)
+for name in mariadb redis haproxy; do
+  rootfs=$prefix/$name-rootfs:$suite
+  if $rebuild_base || ! have_image "$rootfs"; then
+    rootfs_image "$rootfs" "${debian_packages[$name]}"
+  fi
+  docker build -q --build-arg "BASE_IMAGE=$rootfs" -t "${debian_tags[$name]}" -f "$here/images/$name/Dockerfile" "$here" >/dev/null
+  log "built ${debian_tags[$name]} (Debian's $name)"
+done
 
 # image directory -> tag
 declare -A tags=(

@@ -31,6 +31,7 @@ from .common import (
     request_id,
 )
 from .machine_spec import describe_machine_spec
+from .scalers import Scalers
 from .state import Node, Replica, ResourceGroup, Service, Store, public_type_of
 from .storage import check_storage
 
@@ -50,6 +51,7 @@ class ControlPlane:
 
     def __init__(self, store: Store):
         self.store = store
+        self.scalers = Scalers(store)
         svc = '/api/v2/services/{ClusterId}/{ServiceName}'
         res = '/api/v2/resources/{ClusterId}/{ResourceId}'
         self.routes = [
@@ -81,6 +83,18 @@ class ControlPlane:
             Route('DELETE', svc + '/instances', 'DeleteServiceInstances', self.delete_service_instances),
             Route('GET', '/api/v2/public/instance_types', 'DescribeMachineSpec', self.describe_machine_spec),
             Route('GET', '/api/v2/regions', 'DescribeRegions', self.describe_regions),
+        ]
+        # The autoscaler and the scheduled scaler (scalers.py).
+        scaler = self.scalers
+        self.routes += [
+            Route('POST', svc + '/autoscaler', 'CreateServiceAutoScaler', scaler.create_autoscaler),
+            Route('GET', svc + '/autoscaler', 'DescribeServiceAutoScaler', scaler.describe_autoscaler),
+            Route('PUT', svc + '/autoscaler', 'UpdateServiceAutoScaler', scaler.update_autoscaler),
+            Route('DELETE', svc + '/autoscaler', 'DeleteServiceAutoScaler', scaler.delete_autoscaler),
+            Route('POST', svc + '/cronscaler', 'CreateServiceCronScaler', scaler.create_cron_scaler),
+            Route('GET', svc + '/cronscaler', 'DescribeServiceCronScaler', scaler.describe_cron_scaler),
+            Route('PUT', svc + '/cronscaler', 'UpdateServiceCronScaler', scaler.update_cron_scaler),
+            Route('DELETE', svc + '/cronscaler', 'DeleteServiceCronScaler', scaler.delete_cron_scaler),
         ]
 
     def match(self, req: Request):
@@ -119,6 +133,7 @@ class ControlPlane:
             )
         with self.store.lock:
             self.store.advance(now)
+            self.scalers.advance(now)
             body = matched.handler(req, params, now)
         body = dict(body)
         body['RequestId'] = request_id()

@@ -179,6 +179,10 @@ class Emulator:
             ('GET', '/_lab/stock'): functools.partial(lab_get_stock, self.store),
             ('POST', '/_lab/stock'): functools.partial(lab_set_stock, self.store),
             ('DELETE', '/_lab/stock'): functools.partial(lab_clear_stock, self.store),
+            # The autoscaler's load and the cron scaler's jobs (scalers.py).
+            ('GET', '/_lab/load'): self.lab_get_load,
+            ('POST', '/_lab/load'): self.lab_set_load,
+            ('POST', '/_lab/cron/run'): self.lab_run_cron_job,
         }
 
     def dispatch(self, req: Request) -> Response:
@@ -308,8 +312,21 @@ class Emulator:
             self.store.stockouts = 0
         return Response.json(200, {'faults': {}, 'stockout': 0})
 
+    def lab_get_load(self, req: Request) -> Response:
+        with self.store.lock:
+            return Response.json(200, self.control.scalers.view(req.query.get('service') or None, time.time()))
+
+    def lab_set_load(self, req: Request) -> Response:
+        with self.store.lock:
+            return Response.json(200, self.control.scalers.set_load(req.json_body(required=True), time.time()))
+
+    def lab_run_cron_job(self, req: Request) -> Response:
+        with self.store.lock:
+            return Response.json(200, self.control.scalers.run_job(req.json_body(required=True), time.time()))
+
     def lab_reset(self, _req: Request) -> Response:
         self.store.reset()
+        self.control.scalers.__init__(self.store)
         self.faults.clear()
         self.outage.clear()
         self.log.clear()

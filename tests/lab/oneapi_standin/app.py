@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
+import time
 from typing import Optional
 
 from . import channels, relay, tokens, users
@@ -12,7 +14,7 @@ from .catalog import ROLE_ADMIN, ROLE_COMMON, ROLE_ROOT, USER_DISABLED
 from .config import Config
 from .gojson import GoStruct, go_json
 from .security import RateLimiter, SessionCodec
-from .store import Store
+from .sqlstore import open_store
 from .models import now_ts
 from .web import Ctx, Response, Route, fail, ok
 
@@ -116,7 +118,7 @@ class OneAPI:
     def __init__(self, config: Config):
         self.config = config
         os.makedirs(config.data_dir, exist_ok=True)
-        self.store = Store(config.sqlite_path)
+        self.store = open_store(config.sqlite_path)
         self.sessions = SessionCodec(config.session_secret)
         self.limiter = RateLimiter()
         self.start_time = now_ts()
@@ -126,8 +128,18 @@ class OneAPI:
                 LOG.info("creating initial root token as requested")
             self.store.create_root(config.initial_root_token)
         self.options = users.Options(self.store)
+        if config.memory_cache:  # model.SyncOptions: other nodes' option changes arrive every SYNC_FREQUENCY seconds
+            threading.Thread(target=self._sync_options, args=(config.sync_frequency,), daemon=True).start()
         self.relay = relay.Relay(self)
         self.routes = self._routes()
+
+    def _sync_options(self, frequency: int) -> None:
+        while True:
+            time.sleep(max(frequency, 1))
+            try:
+                self.options.reload()
+            except Exception:  # pylint: disable=broad-exception-caught  # like upstream: log and keep syncing
+                LOG.exception("failed to sync options")
 
     def _routes(self) -> list:
         r = self.relay

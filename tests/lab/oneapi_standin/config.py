@@ -140,7 +140,8 @@ def check_database() -> None:
         raise Fatal(f"failed to initialize database: {where}: {cause}")
     if problem:
         raise Fatal(problem)
-    LOG.warning("lab stand-in: the database server answers, but the stand-in keeps its data in SQLite")
+    if postgres:
+        LOG.warning("lab stand-in: the database server answers, but the stand-in keeps its data in SQLite")
 
 
 def check_redis() -> None:

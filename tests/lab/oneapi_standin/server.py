@@ -172,9 +172,11 @@ def build_server(config: Config) -> StandinServer:
 
 def log_environment(config: Config) -> None:
     env = os.environ
-    for name in ("LOG_SQL_DSN", "NODE_TYPE", "BATCH_UPDATE_ENABLED", "CHANNEL_TEST_FREQUENCY", "FRONTEND_BASE_URL"):
+    for name in ("LOG_SQL_DSN", "BATCH_UPDATE_ENABLED", "CHANNEL_TEST_FREQUENCY", "FRONTEND_BASE_URL"):
         if env.get(name):
-            LOG.warning("lab stand-in: %s is set but ignored (SQLite in %s, single node)", name, config.sqlite_path)
+            LOG.warning("lab stand-in: %s is set but ignored", name)
+    if env.get("NODE_TYPE") and not env.get("SQL_DSN", "").strip():
+        LOG.warning("lab stand-in: NODE_TYPE is set but the data is in SQLite (%s): a single node", config.sqlite_path)
     if env.get("INITIAL_ROOT_ACCESS_TOKEN"):
         LOG.warning("lab stand-in: INITIAL_ROOT_ACCESS_TOKEN is ignored: it does not exist in v0.6.6 (v0.6.8+)")
 

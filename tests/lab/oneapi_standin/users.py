@@ -77,6 +77,11 @@ class Options:
                 return error
         return None
 
+    def reload(self) -> None:
+        """model.loadOptionsFromDatabase (SyncOptions): the stored options applied again."""
+        for key, value in self.store.options().items():
+            self._apply(key, value)
+
     def update(self, key: str, value: str):
         """model.UpdateOption: saved first, then applied; a bad ratio JSON is kept and reported."""
         self.store.save_option(key, value)

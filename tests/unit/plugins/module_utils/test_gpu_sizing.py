@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from ansible_collections.llmops.eas_stack.plugins.module_utils.gpu_sizing import
     SizingError,
     fit,
     placement_errors,
+    scaler_errors,
     service_resources,
     vllm_service_config,
 )
@@ -83,6 +85,16 @@ def test_placement_errors_name_the_variable():
     assert 'eas_service_instance_count=2' in placement_errors(A10, service_instance_count=2)[0]
     assert placement_errors(A10, service_instance_count=2, instance_count=2) == []
     assert placement_errors('ecs.unknown-type', cpu=99) == []
+
+
+def test_placement_errors_of_the_scalers():
+    """An autoscaler's max or a cron job's target above the GPUs of the group is refused with both fixes."""
+    [message] = placement_errors(A10, instance_count=2, autoscaler_max=3)
+    assert 'eas_autoscaler.max=3' in message and 'eas_instance_count to 3' in message and 'max to 2' in message
+    assert placement_errors(A10, instance_count=2, autoscaler_max=2) == []
+    [message] = placement_errors(A10, instance_count=1, cron_max=2)
+    assert 'target_size=2' in message and 'eas_instance_count' in message
+    assert placement_errors(A10, instance_count=2, autoscaler_max=2, cron_max=2) == []
 
 
 def test_service_resources_order():
@@ -214,3 +226,41 @@ def test_service_errors_before_the_group_exists_check_the_config_it_will_get():
     errors = service_plan_errors(public_override, 'svc_1')
     assert len(errors) == 1 and 'eas_service_config_override' in errors[0] and 'exclude each other' in errors[0]
     assert service_plan_errors(dict(public_override, dedicated=False), 'svc_1') == []
+
+
+QPS = [{'metric_name': 'qps', 'threshold': 10}]
+
+
+@pytest.mark.parametrize(
+    'autoscaler, cron, nodes, expected',
+    [
+        ({}, {}, 1, []),
+        ({'min': 1, 'max': 2, 'scale_strategies': QPS}, {}, 2, []),
+        ({'state': 'absent'}, {'state': 'absent'}, 1, []),
+        ({'min': 3, 'max': 2, 'scale_strategies': QPS}, {}, 4, ['eas_autoscaler.min=3 is above eas_autoscaler.max=2']),
+        ({'min': 2, 'max': 2, 'scale_strategies': QPS}, {}, 4, ['greater than min']),
+        ({'min': 1, 'max': 4, 'scale_strategies': QPS}, {}, 2, ['eas_autoscaler.max=4.*eas_instance_count to 4']),
+        ({'min': 1, 'max': 2}, {}, 2, ['scale_strategies must be a list']),
+        ({'min': 1, 'max': 2, 'scale_strategies': [{'metric_name': 'qps', 'threshold': 0}]}, {}, 2, ['above 0']),
+        ({'min': 'one', 'max': 2, 'scale_strategies': QPS}, {}, 2, ['whole numbers']),
+        ('yes', {}, 1, ['eas_autoscaler must be a dict']),
+        ({}, {'scale_jobs': [{'name': 'day', 'schedule': '0 8 * * *', 'target_size': 2}]}, 1, ['target_size=2']),
+        ({}, {'scale_jobs': [{'name': 'day', 'schedule': 'daily', 'target_size': 1}]}, 1, ['5 or 6 fields']),
+        ({}, {'scale_jobs': 'daily'}, 1, ['scale_jobs must be a list']),
+        (
+            {'min': 1, 'max': 2, 'scale_strategies': QPS},
+            {'scale_jobs': [{'schedule': '0 0 8 * * *', 'target_size': 3}]},
+            4,
+            ['above eas_autoscaler.max=2'],
+        ),
+    ],
+)
+def test_scaler_errors(autoscaler, cron, nodes, expected):
+    errors = scaler_errors(autoscaler, cron, A10, nodes)
+    assert len(errors) == len(expected), errors
+    for message, pattern in zip(errors, expected):
+        assert re.search(pattern, message), (pattern, message)
+
+
+def test_scaler_errors_public_group_has_no_gpu_bound():
+    assert scaler_errors({'min': 1, 'max': 8, 'scale_strategies': QPS}, {}, 'ml.gu7i.c8m30.1-gu30', 1, False) == []

@@ -34,6 +34,8 @@ SECRET_OPTIONS = {
     'eas_resource_group': EAS_SECRETS,
     'eas_resource_group_info': EAS_SECRETS,
     'eas_service': EAS_SECRETS,
+    'eas_service_autoscaler': EAS_SECRETS,
+    'eas_service_cron_scaler': EAS_SECRETS,
     'eas_service_info': EAS_SECRETS,
     'oneapi_channel': ONEAPI_SECRETS | {'key'},
     'oneapi_channel_test': ONEAPI_SECRETS,
@@ -139,6 +141,8 @@ EAS_ARGS = {
     'eas_resource_group': dict(name='leak_rg', instance_type='ecs.gn7i-c8g1.2xlarge', instance_count=1),
     'eas_resource_group_info': dict(name='leak_rg'),
     'eas_service': dict(name='leak_svc', state='absent'),
+    'eas_service_autoscaler': dict(name='leak_svc', state='absent'),
+    'eas_service_cron_scaler': dict(name='leak_svc', state='absent'),
     'eas_service_info': dict(name='leak_svc'),
 }
 
