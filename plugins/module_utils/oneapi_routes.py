@@ -139,8 +139,8 @@ def handover_plan(resolved, channels):
     """What the channel steps do, given one-api's channels (``oneapi_channel_info``'s list, without keys).
 
     ``status``: per route name, the status its channel step sets (V(enabled), V(disabled) for a handover target that
-    does not exist yet, or an empty string to keep the status of an existing handover target). ``enable``: handover
-    targets to enable once their test passed. ``disable``: enabled channels they replace. ``delete``: the replaced
+    does not exist yet, or an empty string to keep the status of an existing handover target). ``enable``: existing
+    handover targets to enable once their test passed. ``disable``: enabled channels they replace. ``delete``: the replaced
     channels and every generation of an absent route. ``drain``: whether a replaced channel exists (its requests in
     flight get time to finish before it and its upstream are deleted).
     """
@@ -154,7 +154,9 @@ def handover_plan(resolved, channels):
             continue
         if route['handover']:
             status[route['name']] = '' if route['name'] in existing else 'disabled'
-            enable.append(route['name'])
+            if route['name'] in existing:
+                # Only an existing channel can be enabled (the channel step creates it; in check mode it may not be).
+                enable.append(route['name'])
             for name in route['retire']:
                 if name in existing:
                     if existing[name].get('status') == STATUS['enabled']:

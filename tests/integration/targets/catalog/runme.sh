@@ -4,8 +4,9 @@
 #      with one service name, an entry that does not fit its GPU;
 #   2. a catalog of two models on two instance types converges; each alias answers from its served model; a rerun
 #      changes nothing;
-#   3. a blue/green change under a steady chat load through one-api: no failed request, the old service receives no
-#      request after the handover and before its deletion, its node bills only for the overlap; a rerun changes nothing;
+#   3. a blue/green change, first in check mode (no write), then under a steady chat load through one-api: no failed
+#      request, the old service receives no request after the handover and before its deletion, its node bills only
+#      for the overlap; a rerun changes nothing;
 #   4. a blue/green change whose new service fails: the run fails with the cause while the old generation serves;
 #      the fixed catalog resumes the change;
 #   5. a third model in a group it shares with the second: a blue/green change there without room is refused before any
@@ -140,8 +141,14 @@ check "$emu" billing it_cat_small=1 it_cat_big=1
 play rerun "$coll/site.yml" -e "@$work/two.yml"
 assert_no_changes rerun
 
-# 3. blue/green change of the small model's vLLM arguments under a steady load through one-api
+# 3. blue/green change of the small model's vLLM arguments under a steady load through one-api (first in check mode:
+#    no write)
 catalog changed "models[0]['vllm_extra_args'] = ['--enable-prefix-caching']"
+since=$(check "$emu" next)
+play blue-green-check "$coll/site.yml" -e "@$work/changed.yml" --check --diff
+grep -q 'blue/green change: the new generation it_cat_small_g2 is created in the new group it_cat_small_g2' \
+  "$work/blue-green-check.log"
+check "$emu" no-writes "$since"
 since=$(check "$emu" next)
 started=$(date +%s.%N)
 load_start gpt-4-32k

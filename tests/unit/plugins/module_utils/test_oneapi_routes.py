@@ -52,8 +52,12 @@ def test_a_handover_creates_the_new_channel_disabled_then_enables_it_and_retires
         dict(name='gone_g2', status=2),
         dict(name='gone_other', status=1),
     ]
+    # The channel step: the new channel does not exist yet, so it is created disabled (and cannot be enabled yet).
     steps = handover_plan(resolved, existing)
-    assert steps['status'] == {'small_g2': 'disabled', 'big': 'enabled'}
+    assert steps['status'] == {'small_g2': 'disabled', 'big': 'enabled'} and steps['enable'] == []
+    # The handover, once the channel step made it: enable it, disable and delete the old one and the absent route's.
+    steps = handover_plan(resolved, existing + [dict(name='small_g2', status=2)])
+    assert steps['status']['small_g2'] == ''
     assert steps['enable'] == ['small_g2'] and steps['disable'] == ['small']
     assert steps['delete'] == ['small', 'gone', 'gone_g2'] and steps['drain']
     # Resumed: the new channel exists (maybe enabled already), the old one is gone.
