@@ -70,7 +70,9 @@ play() { # log-name playbook [options]
   shift
   echo "=== $name: ansible-playbook $*"
   local rc=0
-  ansible-playbook -i "$coll/inventories/lab" -e "@$work/it-vars.yml" "$@" >"$work/$name.log" 2>&1 || rc=$?
+  # One line per result (the YAML format folds long messages): the checks below search the output.
+  ANSIBLE_CALLBACK_RESULT_FORMAT=json ansible-playbook -i "$coll/inventories/lab" -e "@$work/it-vars.yml" "$@" \
+    >"$work/$name.log" 2>&1 || rc=$?
   grep -A3 '^PLAY RECAP' "$work/$name.log" | tail -n 2
   [ "$rc" -eq 0 ] || grep -E -B2 -A12 '^(fatal|failed):' "$work/$name.log" | head -n 40
   return $rc
