@@ -102,6 +102,7 @@ def spec_view(meta):
         gpu=meta.get('GPU'),
         gpus=num('GPUAmount', int),
         gpu_memory_gb=num('GPUMemory'),
+        gpu_usable_gib=usable_from_sold_gb(num('GPUMemory')) if num('GPUMemory') else None,
         available=meta.get('IsAvailable') in (True, 'true', 'True'),
         stock=meta.get('StockStatus'),
     )

@@ -39,7 +39,7 @@ attributes:
   check_mode:
     support: full
     details:
-      - The lock is taken in check mode too: a check run must not overlap a change either.
+      - The lock is taken in check mode too, since a check run must not overlap a change either.
   diff_mode:
     support: none
 notes:

@@ -393,3 +393,11 @@ def test_a_scale_down_deletes_idle_nodes_before_busy_ones():
     ]
     assert [n['InstanceId'] for n in pick_for_deletion(nodes, 3)] == ['failed', 'mid-idle', 'old-idle']
     assert [n['InstanceId'] for n in pick_for_deletion([node('a', '1', 1.0), node('b', '2', 1.0)], 1)] == ['b']
+
+
+def test_the_region_s_gpu_memory_reaches_the_pre_flight():
+    from ansible_collections.llmops.eas_stack.plugins.modules.eas_machine_spec_info import spec_view
+
+    view = spec_view({'GPU': 'NVIDIA A10', 'GPUAmount': '1', 'GPUMemory': '24', 'IsAvailable': True})
+    assert view['gpu_usable_gib'] == 22.49 and view['gpus'] == 1
+    assert spec_view({'GPUAmount': 0})['gpu_usable_gib'] is None
