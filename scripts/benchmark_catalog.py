@@ -46,6 +46,9 @@ BENCH_VARS = {
     'oneapi_port': ONEAPI_PORT,
     'chatgpt_web_project_name': 'bench-cat-chatgpt-web',
     'chatgpt_web_port': 18077,
+    'front_door_project_name': 'bench-cat-front-door',
+    'front_door_https_port': 18078,
+    'front_door_http_port': 18079,
 }
 
 

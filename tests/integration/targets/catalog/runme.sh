@@ -13,7 +13,7 @@
 #      write, naming the node to add and the rolling update;
 #   6. removing that model deletes its service and channel and scales the shared group back; a rerun changes nothing;
 #   7. the teardown removes every service, channel and node of the catalog.
-# Names, ports and the lab directory are the test's own (it-cat-*, 18070-18072).
+# Names, ports and the lab directory are the test's own (it-cat-*, 18070-18074).
 set -euo pipefail
 
 coll=""
@@ -45,6 +45,9 @@ oneapi_project_name: it-cat-one-api
 oneapi_port: 18071
 chatgpt_web_project_name: it-cat-chatgpt-web
 chatgpt_web_port: 18072
+front_door_project_name: it-cat-front-door
+front_door_https_port: 18073
+front_door_http_port: 18074
 oneapi_test_channel_retries: 15
 oneapi_test_channel_delay: 2
 VARS
