@@ -28,6 +28,12 @@ done
 files=$(cd "$(dirname "$0")/files" && pwd)
 
 work=$(mktemp -d)
+# ansible-test passes no LAB_IMAGE_PREFIX: a lab image set of one's own (lab_image_prefix) is named in the git-ignored
+# tests/integration/integration_config.yml, as oneapi_it_image is for the one-api targets.
+config=()
+if [ -f "$coll/tests/integration/integration_config.yml" ]; then
+  config=(-e "@$coll/tests/integration/integration_config.yml")
+fi
 emu=http://127.0.0.1:18070
 oneapi=http://127.0.0.1:18071
 check() { python3 "$files/catalog_check.py" "$@"; }
@@ -74,7 +80,7 @@ play() { # log-name playbook [options]
   echo "=== $name: ansible-playbook $*"
   local rc=0
   # One line per result (the YAML format folds long messages): the checks below search the output.
-  ANSIBLE_CALLBACK_RESULT_FORMAT=json ansible-playbook -i "$coll/inventories/lab" -e "@$work/it-vars.yml" "$@" \
+  ANSIBLE_CALLBACK_RESULT_FORMAT=json ansible-playbook -i "$coll/inventories/lab" -e "@$work/it-vars.yml" "${config[@]}" "$@" \
     >"$work/$name.log" 2>&1 || rc=$?
   grep -A3 '^PLAY RECAP' "$work/$name.log" | tail -n 2
   [ "$rc" -eq 0 ] || grep -E -B2 -A12 '^(fatal|failed):' "$work/$name.log" | head -n 40
@@ -121,7 +127,8 @@ load_stop() { # prints the load's summary, fails on a failed request
 cleanup() {
   set +e
   [ -n "${load_pid:-}" ] && touch "$work/stop" && wait "$load_pid" 2>/dev/null
-  ansible-playbook -i "$coll/inventories/lab" -e "@$work/it-vars.yml" -e purge=true "$coll/teardown.yml" >"$work/cleanup.log" 2>&1
+  ansible-playbook -i "$coll/inventories/lab" -e "@$work/it-vars.yml" "${config[@]}" -e purge=true "$coll/teardown.yml" \
+    >"$work/cleanup.log" 2>&1
   docker rm -f it-cat-eas-emulator >/dev/null 2>&1
   rm -rf "$work"
 }

@@ -92,7 +92,10 @@ def handover(emulator, old, new, since):
 
 
 def overlap(emulator, old_group, new_group, since):
-    usage = json.loads(call('%s/_lab/billing/usage?since=%s' % (emulator, since))[1])
+    status, body, _headers = call('%s/_lab/billing/usage?since=%s' % (emulator, since))
+    if status != 200:
+        fail('the emulator has no node-time report (HTTP %s): build the lab images from this tree' % status)
+    usage = json.loads(body)
     nodes = dict((n['ResourceName'], n) for n in usage['nodes'])
     old, new = nodes.get(old_group), nodes.get(new_group)
     if not old or not new or old['end'] is None:
