@@ -61,13 +61,15 @@ def group_result(resource, instances):
 
 
 def pick_for_deletion(instances, count):
-    """Nodes to delete when scaling down: not Ready first, then the newest."""
+    """Nodes to delete when scaling down: not Ready first, then idle ones (no service instance on them: nothing
+    allocated, ``InstanceUsedGpu``/``InstanceUsedCpu`` 0), then the newest."""
     not_ready = [i for i in instances if i.get('InstanceStatus') != 'Ready']
     ready = sorted(
         [i for i in instances if i.get('InstanceStatus') == 'Ready'],
         key=lambda i: str(i.get('CreateTime') or ''),
         reverse=True,
     )
+    ready.sort(key=lambda i: bool(number(i.get('InstanceUsedGpu')) or number(i.get('InstanceUsedCpu'))))
     return (not_ready + ready)[:count]
 
 

@@ -285,12 +285,12 @@ def wait_until_visible(client, name, timeout=10, sleep=None, clock=None):
     """Right after CreateService, DescribeService may answer 404 for a moment. Returns the service or None."""
     poller = Poller(timeout, sleep=sleep, clock=clock, delay=1.0, factor=2.0, max_delay=4.0)
 
-    def check():
+    def visible():
         service = client.describe_service(name)
         return service is not None, service
 
     try:
-        return poller.run(check)
+        return poller.run(visible)
     except WaitTimedOut:
         return None
 

@@ -81,6 +81,25 @@ options:
       - The user groups that may use the channel. When the channel is created and this is not set, V(default) is used.
     type: list
     elements: str
+  priority:
+    description:
+      - The channel's priority. For a model several channels serve, one-api v0.6.6 picks among the B(enabled) channels
+        of the B(highest) priority, at random among equals; channels of a lower priority get no traffic while one of a
+        higher priority is enabled (retries, when C(RetryTimes) is set, may use them).
+      - With one-api's memory cache (C(MEMORY_CACHE_ENABLED), or Redis) a priority only counts when it is above 0;
+        among channels whose highest priority is 0 or less, every enabled channel is picked at random. Use priorities
+        from 1 up to rank channels.
+      - When the channel is created and this is not set, one-api uses V(0).
+    type: int
+  status:
+    description:
+      - V(enabled) (one-api status 1) routes requests to the channel; V(disabled) (status 2, manually disabled) keeps
+        it, tested and ready, out of routing. A channel one-api disabled by itself (status 3) counts as V(disabled).
+      - When the channel is created and this is not set, one-api enables it. Not set on an existing channel, its status
+        is left alone.
+      - one-api's channel test (M(llmops.eas_stack.oneapi_channel_test)) also tests a disabled channel.
+    type: str
+    choices: [enabled, disabled]
 notes:
   - one-api does not return the id of a created channel; the module finds it by exact name afterwards.
   - one-api cannot clear O(models) or O(group) of an existing channel; the module fails instead of pretending.
@@ -106,6 +125,19 @@ EXAMPLES = r"""
     model_mapping:
       gpt-4-32k: "{{ eas_served_model_name }}"
 
+- name: A second channel for the same alias, tested while disabled, then preferred (a blue/green handover)
+  llmops.eas_stack.oneapi_channel:
+    url: http://127.0.0.1:5001
+    password: "{{ oneapi_root_password }}"
+    name: eas-deepseek_g2
+    base_url: "{{ new_endpoint }}"
+    key: "{{ new_token }}"
+    models: [gpt-4-32k]
+    model_mapping:
+      gpt-4-32k: DeepSeek-R1-Distill-Qwen-7B
+    priority: 1
+    status: disabled
+
 - name: Remove it
   llmops.eas_stack.oneapi_channel:
     url: http://127.0.0.1:5001
@@ -130,6 +162,7 @@ channel:
     models: gpt-4-32k
     model_mapping: '{"gpt-4-32k":"DeepSeek-R1-Distill-Qwen-1.5B"}'
     group: default
+    priority: 0
     config: '{"llmops_key_fingerprint":"hmac-sha256:9f1c...:53ab..."}'
 key_updated:
   description: Whether the key was (or in check mode would be) sent to one-api.
@@ -156,11 +189,18 @@ from ansible_collections.llmops.eas_stack.plugins.module_utils.oneapi_client imp
 DEFAULT_TYPE = 36
 OPENAI_PATH_TYPES = (1, 8, 25, 28, 29, 36)
 HIDDEN = "<hidden>"
+# one-api's channel status: 1 enabled, 2 manually disabled, 3 disabled by one-api itself (automatic disabling).
+STATUS_CODES = {"enabled": 1, "disabled": 2}
 
 
 def split_stored(value):
     """A comma string as one-api stores it -> list, exactly (one-api does not trim)."""
     return [item for item in (value or "").split(",") if item != ""]
+
+
+def status_name(code):
+    """one-api's status number as this module names it (3, disabled by one-api itself, counts as disabled)."""
+    return "enabled" if code in (None, 1) else "disabled"
 
 
 def current_view(channel):
@@ -172,12 +212,23 @@ def current_view(channel):
         models=split_stored(channel.get("models")),
         model_mapping=parse_json_object(channel.get("model_mapping"), "model_mapping"),
         group=split_stored(channel.get("group")),
+        priority=int(channel.get("priority") or 0),
+        status=status_name(channel.get("status")),
     )
 
 
 def desired_view(params):
     """The comparable fields the user set (None = not managed)."""
-    want = dict(name=params["name"], type=params["type"], base_url=None, models=None, model_mapping=None, group=None)
+    want = dict(
+        name=params["name"],
+        type=params["type"],
+        base_url=None,
+        models=None,
+        model_mapping=None,
+        group=None,
+        priority=params.get("priority"),
+        status=params.get("status"),
+    )
     if params.get("base_url") is not None:
         want["base_url"] = params["base_url"].strip().rstrip("/")
     if params.get("models") is not None:
@@ -208,6 +259,8 @@ def to_api(field, value):
         return join_list(value)
     if field == "model_mapping":
         return dump_json_object(value)
+    if field == "status":
+        return STATUS_CODES[value]
     return value
 
 
@@ -235,6 +288,10 @@ def build_create_body(want, key, fingerprint):
         body["base_url"] = want["base_url"]
     if want["model_mapping"] is not None:
         body["model_mapping"] = dump_json_object(want["model_mapping"])
+    if want["priority"] is not None:
+        body["priority"] = want["priority"]
+    if want["status"] is not None:
+        body["status"] = STATUS_CODES[want["status"]]
     return body
 
 
@@ -290,6 +347,8 @@ class ChannelRunner(OneApiRunner):
         models=dict(type="list", elements="str"),
         model_mapping=dict(type="dict"),
         group=dict(type="list", elements="str"),
+        priority=dict(type="int"),
+        status=dict(type="str", choices=["enabled", "disabled"]),
     )
 
     def run(self):

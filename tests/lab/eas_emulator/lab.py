@@ -17,6 +17,7 @@ from .machine_spec import lab_clear_stock, lab_get_stock, lab_set_stock
 from .outage import Outage, lab_clear_outage, lab_get_outage, lab_set_outage, outage_response
 from .persist import StateFile, StateFileError
 from .state import Settings, Store, public_type_of
+from .usage import node_usage
 
 MUTATING_METHODS = ('POST', 'PUT', 'DELETE', 'PATCH')
 
@@ -171,6 +172,7 @@ class Emulator:
             ('DELETE', '/_lab/faults'): self.lab_clear_faults,
             ('POST', '/_lab/reset'): self.lab_reset,
             ('GET', '/_lab/billing'): self.lab_billing,
+            ('GET', '/_lab/billing/usage'): lambda req: node_usage(self.store, req),
             ('GET', '/_lab/config'): self.lab_get_config,
             ('POST', '/_lab/config'): self.lab_set_config,
             ('GET', '/_lab/outage'): functools.partial(lab_get_outage, self.outage),

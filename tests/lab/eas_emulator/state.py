@@ -180,6 +180,8 @@ class Store:
         self.stockouts = 0
         self.stock: dict = {}  # instance type -> {'StockStatus', 'IsAvailable'} (POST /_lab/stock)
         self._ip_counter = 10
+        # (group, node) of the nodes removed so far, for the node-time billing report (usage.py).
+        self.retired_nodes: list = []
 
     # -- helpers ------------------------------------------------------------------------------------------------------
 
@@ -190,6 +192,7 @@ class Store:
             self.stockouts = 0
             self.stock.clear()
             self._ip_counter = 10
+            self.retired_nodes = []
 
     def stock_of(self, type_name: str):
         """(StockStatus, IsAvailable) of an instance type: the lab override, else NoStock during a stock-out fault."""
@@ -320,6 +323,7 @@ class Store:
         with self.lock:
             for group in self.resources.values():
                 for node_id in [i for i, n in group.nodes.items() if n.delete_at is not None and n.delete_at <= now]:
+                    self.retired_nodes.append((group, group.nodes[node_id]))
                     del group.nodes[node_id]
                     self._evict(node_id, now)
             for svc in sorted(self.services.values(), key=lambda s: s.created):

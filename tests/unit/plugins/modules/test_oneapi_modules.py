@@ -21,6 +21,7 @@ from ansible_collections.llmops.eas_stack.plugins.module_utils.oneapi_client imp
 )
 from ansible_collections.llmops.eas_stack.plugins.modules import (
     oneapi_channel,
+    oneapi_channel_info,
     oneapi_channel_test,
     oneapi_option,
     oneapi_root_password,
@@ -559,6 +560,55 @@ def test_option_compares_strings_and_writes_only_differences(fake, capsys):
     assert fake.writes() == [("PUT", "/api/option/", {"key": "RegisterEnabled", "value": "false"})]
     run_module(oneapi_option, fake, dict(settings=dict(RegisterEnabled=False, PasswordRegisterEnabled=False)))
     assert result_of(capsys)["changed"] is False
+
+
+def test_channel_priority_and_status_on_create_update_and_check_mode(fake, capsys):
+    run_module(oneapi_channel, fake, dict(CHANNEL, name="eas_g2", priority=1, status="disabled"))
+    res = result_of(capsys)
+    row = fake.channels[res["channel"]["id"]]
+    assert row["priority"] == 1 and row["status"] == 2 and res["changed"] is True
+    # Unchanged: no write. Not managed (omitted): an existing channel keeps its status and priority.
+    writes = len(fake.writes())
+    run_module(oneapi_channel, fake, dict(CHANNEL, name="eas_g2", priority=1, status="disabled"))
+    assert result_of(capsys)["changed"] is False
+    run_module(oneapi_channel, fake, dict(CHANNEL, name="eas_g2"))
+    assert result_of(capsys)["changed"] is False and len(fake.writes()) == writes
+    # Check mode reports the change and sends nothing.
+    run_module(oneapi_channel, fake, dict(name="eas_g2", status="enabled"), check=True)
+    res = result_of(capsys)
+    assert res["changed"] is True and res["diff"]["after"]["status"] == "enabled" and len(fake.writes()) == writes
+    # Enable alone: only the status is sent (one-api rebuilds the abilities from the stored row).
+    run_module(oneapi_channel, fake, dict(name="eas_g2", status="enabled"))
+    res = result_of(capsys)
+    assert fake.writes()[-1] == ("PUT", "/api/channel/", {"id": row["id"], "status": 1})
+    assert res["diff"]["before"]["status"] == "disabled" and row["status"] == 1
+    # Priority 0 is sent (a pointer field in one-api: zero is written).
+    run_module(oneapi_channel, fake, dict(name="eas_g2", priority=0))
+    assert fake.writes()[-1] == ("PUT", "/api/channel/", {"id": row["id"], "priority": 0}) and row["priority"] == 0
+
+
+def test_channel_disabled_by_one_api_counts_as_disabled(fake, capsys):
+    fake.add_channel(name="auto", status=3, models="m", key="k")
+    run_module(oneapi_channel, fake, dict(name="auto", status="disabled"))
+    assert result_of(capsys)["changed"] is False
+    run_module(oneapi_channel, fake, dict(name="auto", status="enabled"))
+    assert result_of(capsys)["changed"] is True and fake.channels[1]["status"] == 1
+
+
+def test_channel_info_lists_by_name_or_prefix_without_keys(fake, capsys):
+    fake.add_channel(name="small", key="secret-1")
+    fake.add_channel(name="small_g2", key="secret-2", status=2, priority=1)
+    fake.add_channel(name="big", key="secret-3")
+    run_module(oneapi_channel_info, fake, dict(prefixes=["small"]))
+    res = result_of(capsys)
+    assert [c["name"] for c in res["channels"]] == ["small", "small_g2"] and res["changed"] is False
+    assert "secret" not in json.dumps(res) and all("key" not in c for c in res["channels"])
+    run_module(oneapi_channel_info, fake, dict(names=["big", "nope"]))
+    assert [c["name"] for c in result_of(capsys)["channels"]] == ["big"]
+    run_module(oneapi_channel_info, fake, {})
+    assert len(result_of(capsys)["channels"]) == 3 and not fake.writes()
+    search = [c for c in fake.calls if c[1] == "/api/channel/search"]
+    assert len(search) == 3
 
 
 def test_channel_test_retries_until_success():

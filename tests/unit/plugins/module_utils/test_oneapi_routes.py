@@ -1,0 +1,66 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Units for one-api's routes: channel names by generation, priorities, input checks and the handover steps."""
+
+from __future__ import annotations
+
+from ansible_collections.llmops.eas_stack.plugins.module_utils.oneapi_routes import handover_plan, route_errors, routes
+
+UP = dict(base_url='http://eas/api/predict/x/v1/', key='token', served_model_name='M')
+
+
+def resolve(*items):
+    return routes([dict(UP, **item) for item in items], 'eas-deepseek', 'gpt-4-32k')
+
+
+def test_a_route_without_name_or_aliases_is_the_single_channel():
+    (route,) = resolve({})
+    assert route['name'] == 'eas-deepseek' and route['aliases'] == ['gpt-4-32k'] and route['priority'] == 0
+    assert route['model_mapping'] == {'gpt-4-32k': 'M'} and route['base_url'] == 'http://eas/api/predict/x'
+    assert not route['handover'] and route['retire'] == []
+
+
+def test_later_generations_get_a_suffix_and_a_priority_above_zero():
+    (route,) = resolve(dict(channel='small', aliases=['a', 'b'], generation=3, retire_generations=[1, 2, 3]))
+    assert route['name'] == 'small_g3' and route['priority'] == 2 and route['handover']
+    assert route['retire'] == ['small', 'small_g2'] and route['model_mapping'] == {'a': 'M', 'b': 'M'}
+    (route,) = resolve(dict(channel='small', generation=2, priority=7))
+    assert route['priority'] == 7
+
+
+def test_route_errors_name_the_route_and_the_fix():
+    errors = route_errors(resolve(dict(channel='a', aliases=['x']), dict(channel='b', aliases=['x', 'deepseek-chat'])))
+    assert any('both serve the alias x' in e for e in errors)
+    assert any('oneapi_channels[1] (b): the alias deepseek-chat contains deepseek-chat' in e for e in errors)
+    errors = route_errors(routes([dict(UP, aliases=[])], 'eas', 'my-deepseek-chat'))
+    assert errors[0].startswith('oneapi_model_alias=my-deepseek-chat contains deepseek-chat')
+    assert route_errors(resolve(dict(channel='a', base_url='', key='')), require_upstream=True)
+    assert route_errors(resolve(dict(channel='a', base_url='', key='', absent=True)), require_upstream=True) == []
+    assert any('both use the channel a' in e for e in route_errors(resolve(dict(channel='a'), dict(channel='a'))))
+
+
+def test_a_handover_creates_the_new_channel_disabled_then_enables_it_and_retires_the_old():
+    resolved = resolve(
+        dict(channel='small', aliases=['a'], generation=2, retire_generations=[1]),
+        dict(channel='big', aliases=['b']),
+        dict(channel='gone', absent=True, generation=2, retire_generations=[1, 2]),
+    )
+    existing = [
+        dict(name='small', status=1),
+        dict(name='big', status=1),
+        dict(name='gone', status=1),
+        dict(name='gone_g2', status=2),
+        dict(name='gone_other', status=1),
+    ]
+    # The channel step: the new channel does not exist yet, so it is created disabled (and cannot be enabled yet).
+    steps = handover_plan(resolved, existing)
+    assert steps['status'] == {'small_g2': 'disabled', 'big': 'enabled'} and steps['enable'] == []
+    # The handover, once the channel step made it: enable it, disable and delete the old one and the absent route's.
+    steps = handover_plan(resolved, existing + [dict(name='small_g2', status=2)])
+    assert steps['status']['small_g2'] == ''
+    assert steps['enable'] == ['small_g2'] and steps['disable'] == ['small']
+    assert steps['delete'] == ['small', 'gone', 'gone_g2'] and steps['drain']
+    # Resumed: the new channel exists (maybe enabled already), the old one is gone.
+    steps = handover_plan(resolved, [dict(name='small_g2', status=1), dict(name='big', status=1)])
+    assert steps['status']['small_g2'] == '' and steps['disable'] == [] and steps['delete'] == []
+    assert not steps['drain']
