@@ -11,6 +11,7 @@
 #   scripts/run-tests.sh [lint] [sanity] [units] [integration]     (default: all four)
 #   INTEGRATION_TARGETS="eas_service role_oneapi" scripts/run-tests.sh integration
 #   LAB_REBUILD=false scripts/run-tests.sh integration    (reuse the lab images instead of building them from nothing)
+#   INTEGRATION_LANES=1 scripts/run-tests.sh integration  (the targets one after the other instead of in two lanes)
 set -uo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -135,11 +136,32 @@ integration_targets() {
   done
 }
 
+# Integration targets run in two lanes at once (INTEGRATION_LANES=1 runs them one after the other): most of their
+# time is spent waiting for containers and the lab's simulated delays, not computing. Each lane has its own copy of
+# the collection. Targets that share a Docker network or a container name (the one-api stand-in of llmops-it) must
+# stay in one lane: the second lane takes the targets listed in SECOND_LANE, the first lane all the others.
+SECOND_LANE="reliability catalog oneapi_multinode eas_service_autoscaler eas_resource_group eas_service collection_build"
+
+run_lane() {
+  local lane=$1 t reuse=false start rc workdir=$root/.cache/ansible-test
+  shift
+  [ "$lane" = 1 ] || workdir+="-lane$lane"
+  for t in "$@"; do
+    start=$SECONDS
+    rc=0
+    ANSIBLE_TEST_WORKDIR=$workdir ANSIBLE_TEST_REUSE_COPY=$reuse \
+      bash "$here/ansible-test.sh" integration --local --allow-destructive "$t" >"$out/integration-$t.log" 2>&1 || rc=$?
+    reuse=true
+    if [ "$rc" -eq 0 ]; then echo "pass $t" >>"$out/integration-lane$lane.status"; else echo "fail $t" >>"$out/integration-lane$lane.status"; fi
+    echo "=== integration: $t $([ "$rc" -eq 0 ] && echo passed || echo FAILED) in $((SECONDS - start)) s (lane $lane)"
+  done
+}
+
 run_integration() {
-  local targets p=0 f=0 bad="" t first=true build_args=(--rebuild-base)
+  local targets p=0 f=0 bad="" t build_args=(--rebuild-base) lane1=() lane2=() lanes=${INTEGRATION_LANES:-2}
   if [ -n "${INTEGRATION_TARGETS:-}" ]; then targets=$INTEGRATION_TARGETS; else targets=$(integration_targets); fi
   [ "${LAB_REBUILD:-true}" = "true" ] || build_args=()
-  rm -f "$out"/lab-images.log "$out"/integration-*.log
+  rm -f "$out"/lab-images.log "$out"/integration-*.log "$out"/integration-lane*.status
   # The build path runs every time (a cached image must never hide a broken build).
   echo "=== integration: lab images (${build_args[*]:-reused})"
   if ! bash "$root/tests/lab/build-images.sh" "${build_args[@]}" >"$out/lab-images.log" 2>&1; then
@@ -148,17 +170,19 @@ run_integration() {
     return
   fi
   for t in $targets; do
-    echo "=== integration: $t"
-    local reuse=true
-    $first && reuse=false
-    first=false
-    if ANSIBLE_TEST_REUSE_COPY=$reuse bash "$here/ansible-test.sh" integration --local --allow-destructive "$t" \
-      >"$out/integration-$t.log" 2>&1; then
+    if [ "$lanes" -gt 1 ] && [[ " $SECOND_LANE " == *" $t "* ]]; then lane2+=("$t"); else lane1+=("$t"); fi
+  done
+  run_lane 1 "${lane1[@]}" &
+  local first=$!
+  [ "${#lane2[@]}" -gt 0 ] && run_lane 2 "${lane2[@]}"
+  wait "$first" || true
+  for t in $targets; do
+    if grep -qx "pass $t" "$out"/integration-lane*.status 2>/dev/null; then
       p=$((p + 1))
-      grep -E '^PLAY RECAP' -A2 "$out/integration-$t.log" | tail -n 2
     else
       f=$((f + 1))
       bad+=" $t"
+      echo "=== integration: $t failed, the end of tests/output/run/integration-$t.log:"
       tail -n 60 "$out/integration-$t.log"
     fi
   done

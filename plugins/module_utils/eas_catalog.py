@@ -490,10 +490,14 @@ def catalog_errors(models, defaults):
         return errors
     entries = catalog_entries(models, defaults)
     catalog_name = defaults.get('catalog_name') or ''
-    if not LABEL_VALUE_RE.match(str(catalog_name)):
+    # Empty, eas_catalog_name is the resource group's name: an invalid group name has its own message.
+    derived = dedicated and str(catalog_name) == str(defaults.get('resource_group'))
+    group_name_ok = GROUP_NAME_RE.match(str(catalog_name)) and len(str(catalog_name)) <= MAX_GROUP_NAME
+    if not LABEL_VALUE_RE.match(str(catalog_name)) and not (derived and not group_name_ok):
         errors.append(
-            'eas_catalog_name=%s must be 1 to 63 letters, digits, dots, dashes or underscores, starting with a letter or '
-            'digit (it labels the services of this catalog).' % catalog_name
+            'eas_catalog_name=%s%s must be 1 to 63 letters, digits, dots, dashes or underscores, starting with a letter '
+            'or digit (it labels the services of this catalog): set eas_catalog_name.'
+            % (catalog_name, ' (empty, so eas_resource_group_name)' if derived else '')
         )
     for entry in entries:
         errors.extend(_entry_checks(entry, defaults))

@@ -80,6 +80,7 @@ def routes(channels, default_name, default_alias):
                 absent=absent,
                 handover=bool(retire) and not absent,
                 default_aliases=default_aliases,
+                implicit=bool(item.get('implicit')),
             )
         )
     return out
@@ -91,6 +92,9 @@ def route_errors(resolved, channel_type=36, require_upstream=False):
     test_model = TEST_MODELS.get(int(channel_type or 0), DEFAULT_TEST_MODEL)
     bases, owners = {}, {}
     for index, route in enumerate(resolved):
+        # The single channel of the role's own variables: its messages name those (oneapi_model_alias...), and the
+        # key and the base URL are checked as oneapi_channel_key and oneapi_channel_base_url by the role.
+        implicit = route.get('implicit')
         label = 'oneapi_channels[%d] (%s)' % (index, route['channel'])
         if route['channel'] in bases:
             errors.append(
@@ -105,7 +109,7 @@ def route_errors(resolved, channel_type=36, require_upstream=False):
                 errors.append(
                     '%s: the alias %r is not a model name (letters, digits and . _ : / @ + -).' % (label, alias)
                 )
-            elif test_model in alias and route.get('default_aliases'):
+            elif test_model in alias and (route.get('default_aliases') or implicit):
                 errors.append(
                     'oneapi_model_alias=%s contains %s, the built-in model one-api v0.6.6 tests a channel of type %s with: '
                     'its channel test would send %s upstream without the model mapping and fail. Choose another alias '
@@ -123,6 +127,10 @@ def route_errors(resolved, channel_type=36, require_upstream=False):
                     'random. Keep it on one route.' % (owners[alias], index, alias)
                 )
             owners.setdefault(alias, index)
+        if implicit:
+            if require_upstream and not (route['base_url'] and route['key'] and route['served_model_name']):
+                errors.append('oneapi_channel_base_url, oneapi_channel_key and oneapi_served_model_name must be set')
+            continue
         if '\n' in route['key'] or '\r' in route['key']:
             errors.append('%s: the key must be one line (one-api makes one channel per line).' % label)
         if route['base_url'] and not URL_RE.match(route['base_url']):

@@ -435,3 +435,15 @@ def test_the_plan_hands_each_service_its_scalers():
     plan = cat.catalog_plan(cat.catalog_entries([scaled, BIG], DEFAULTS), [], DEFAULTS)
     small, big = plan['entries']
     assert small['autoscaler']['max'] == 2 and small['settings']['autoscaled'] and big['autoscaler'] == {}
+
+
+def test_a_bad_group_name_is_named_once_and_a_bad_catalog_name_says_where_it_came_from():
+    errors = cat.catalog_errors([], defaults(resource_group='llm gpu group', catalog_name='llm gpu group'))
+    assert errors == [
+        'eas_resource_group_name must have 1 to 27 characters without spaces or slashes (got llm gpu group).'
+    ]
+    errors = cat.catalog_errors([], defaults(resource_group='gpu:a10', catalog_name='gpu:a10'))
+    assert errors == [
+        'eas_catalog_name=gpu:a10 (empty, so eas_resource_group_name) must be 1 to 63 letters, digits, dots, dashes or '
+        'underscores, starting with a letter or digit (it labels the services of this catalog): set eas_catalog_name.'
+    ]

@@ -64,3 +64,14 @@ def test_a_handover_creates_the_new_channel_disabled_then_enables_it_and_retires
     steps = handover_plan(resolved, [dict(name='small_g2', status=1), dict(name='big', status=1)])
     assert steps['status']['small_g2'] == '' and steps['disable'] == [] and steps['delete'] == []
     assert not steps['drain']
+
+
+def test_the_single_channel_s_errors_name_the_role_s_variables():
+    single = dict(channel='eas-deepseek', aliases=['deepseek-chat-r1'], implicit=True, key='a\nb', base_url='')
+    errors = route_errors(routes([single], 'eas-deepseek', 'deepseek-chat-r1'), 36, True)
+    assert errors[0].startswith('oneapi_model_alias=deepseek-chat-r1 contains deepseek-chat')
+    assert errors[1] == 'oneapi_channel_base_url, oneapi_channel_key and oneapi_served_model_name must be set'
+    # The role checks the key of the single channel as oneapi_channel_key; a route of oneapi_channels is named so.
+    assert len(errors) == 2 and not any('oneapi_channels[' in e for e in errors)
+    errors = route_errors(routes([dict(single, implicit=False)], 'x', 'y'), 36, False)
+    assert any(e.startswith('oneapi_channels[0] (eas-deepseek): the key must be one line') for e in errors)

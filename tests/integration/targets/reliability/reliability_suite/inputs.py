@@ -42,7 +42,7 @@ CASES = [
     dict(
         id='access_key_placeholder',
         vars=dict(eas_access_key_secret='CHANGE-ME'),
-        expect=['eas_access_key_secret is still the placeholder CHANGE-ME', 'ansible-vault'],
+        expect=['eas_access_key_secret is still (or holds) the placeholder CHANGE-ME', 'ansible-vault'],
     ),
     # --- eas_model: names and counts ---
     dict(
@@ -63,20 +63,20 @@ CASES = [
     dict(
         id='group_name_empty',
         vars=dict(eas_resource_group_name=''),
-        expect=['eas_resource_group_name= is not a resource group name', '1 to 27 characters'],
+        expect=['eas_resource_group_name must have 1 to 27 characters without spaces or slashes (got )'],
     ),
     dict(
         id='group_name_too_long',
         vars=dict(eas_resource_group_name='it-rel-in-' + 'g' * 18),
         expect=[
-            'eas_resource_group_name=it-rel-in-gggggggggggggggggg is not a resource group name',
+            'eas_resource_group_name must have 1 to 27 characters without spaces or slashes (got it-rel-in-gggggggggggggggggg)',
             '1 to 27 characters',
         ],
     ),
     dict(
         id='group_name_with_space',
         vars=dict(eas_resource_group_name='llm gpu group'),
-        expect=['eas_resource_group_name=llm gpu group is not a resource group name', 'without spaces or slashes'],
+        expect=['eas_resource_group_name must have 1 to 27 characters without spaces or slashes (got llm gpu group)'],
     ),
     dict(
         id='instance_count_zero',
@@ -250,7 +250,7 @@ CASES = [
     dict(
         id='oneapi_password_placeholder',
         vars=dict(oneapi_root_password='CHANGE-ME'),
-        expect=['oneapi_root_password is still the placeholder CHANGE-ME'],
+        expect=['oneapi_root_password is still (or holds) the placeholder CHANGE-ME'],
     ),
     dict(
         id='oneapi_password_123456',
@@ -348,7 +348,7 @@ CASES = [
     dict(
         id='chatgpt_web_key_placeholder',
         vars=dict(chatgpt_web_auth_secret_key='CHANGE-ME'),
-        expect=['chatgpt_web_auth_secret_key is still the placeholder CHANGE-ME'],
+        expect=['chatgpt_web_auth_secret_key is still (or holds) the placeholder CHANGE-ME'],
     ),
     dict(
         id='chatgpt_web_key_empty',
