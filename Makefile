@@ -1,12 +1,13 @@
 # llmops.eas_stack — the two commands users need, and the pieces behind them.
 #   make demo   prepare what is missing, build the lab images, run `ansible-playbook site.yml` on the lab
 #   make test   lint, sanity, units and integration against the lab; ends with "N passed, N failed"
+#   make reliability   the reliability suite in the lab (faults, kills, an outage, wrong inputs, secrets); CI runs it too
 SHELL := /bin/bash
 VENV ?= $(CURDIR)/.venv
 export PATH := $(VENV)/bin:$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 
-.PHONY: demo test bootstrap bootstrap-test lab-images lint sanity units integration teardown benchmark build clean
+.PHONY: demo test reliability bootstrap bootstrap-test lab-images lint sanity units integration teardown benchmark build clean
 
 # DEMO_ARGS: extra ansible-playbook arguments, e.g. DEMO_ARGS="-e @my-lab-vars.yml" (other names and ports).
 demo: bootstrap lab-images
@@ -35,6 +36,9 @@ units: bootstrap-test
 
 integration: bootstrap-test
 	bash scripts/run-tests.sh integration
+
+reliability: bootstrap-test
+	bash scripts/run-tests.sh reliability
 
 teardown: bootstrap
 	ansible-playbook teardown.yml $(DEMO_ARGS)

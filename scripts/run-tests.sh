@@ -8,9 +8,9 @@
 # of its tool, and a stage that ran no test (or crashed before reporting) counts as failed. Sanity tests that
 # ansible-test skips are reported as skipped, not as passed.
 #
-#   scripts/run-tests.sh [lint] [sanity] [units] [integration]     (default: all four)
+#   scripts/run-tests.sh [lint] [sanity] [units] [integration] [reliability]     (default: the first four)
 #   INTEGRATION_TARGETS="eas_service role_oneapi" scripts/run-tests.sh integration
-#   LAB_REBUILD=false scripts/run-tests.sh integration    (reuse the lab images instead of building them from nothing)
+#   LAB_REBUILD=true scripts/run-tests.sh integration     (build the lab's base rootfs again too)
 #   INTEGRATION_LANES=1 scripts/run-tests.sh integration  (the targets one after the other instead of in two lanes)
 set -uo pipefail
 
@@ -125,14 +125,19 @@ PY
   record units "$p" "$f" "${note:+$note; }log: tests/output/run/units.log"
 }
 
-integration_targets() {
-  local d name
+# The targets of a stage: `integration` runs every target but those with the alias `separate`, which the `reliability`
+# stage runs (the reliability suite takes about ten minutes on its own: `make reliability`, run by CI after `make test`).
+stage_targets() { # integration|reliability
+  local d name separate
   shopt -s nullglob
   for d in tests/integration/targets/*/; do
     name=$(basename "$d")
     case "$name" in setup_* | prepare_*) continue ;; esac
     grep -qE '^(disabled|unsupported|hidden)' "$d/aliases" 2>/dev/null && continue
-    echo "$name"
+    separate=false
+    grep -qx 'separate' "$d/aliases" 2>/dev/null && separate=true
+    if [ "$1" = reliability ] && $separate; then echo "$name"; fi
+    if [ "$1" = integration ] && ! $separate; then echo "$name"; fi
   done
 }
 
@@ -140,7 +145,7 @@ integration_targets() {
 # time is spent waiting for containers and the lab's simulated delays, not computing. Each lane has its own copy of
 # the collection. Targets that share a Docker network or a container name (the one-api stand-in of llmops-it) must
 # stay in one lane: the second lane takes the targets listed in SECOND_LANE, the first lane all the others.
-SECOND_LANE="reliability catalog oneapi_multinode eas_service_autoscaler eas_resource_group eas_service collection_build"
+SECOND_LANE="catalog oneapi_multinode eas_service_autoscaler eas_resource_group eas_service role_front_door collection_build"
 
 run_lane() {
   local lane=$1 t reuse=false start rc workdir=$root/.cache/ansible-test
@@ -153,20 +158,22 @@ run_lane() {
       bash "$here/ansible-test.sh" integration --local --allow-destructive "$t" >"$out/integration-$t.log" 2>&1 || rc=$?
     reuse=true
     if [ "$rc" -eq 0 ]; then echo "pass $t" >>"$out/integration-lane$lane.status"; else echo "fail $t" >>"$out/integration-lane$lane.status"; fi
-    echo "=== integration: $t $([ "$rc" -eq 0 ] && echo passed || echo FAILED) in $((SECONDS - start)) s (lane $lane)"
+    echo "=== target: $t $([ "$rc" -eq 0 ] && echo passed || echo FAILED) in $((SECONDS - start)) s (lane $lane)"
   done
 }
 
-run_integration() {
-  local targets p=0 f=0 bad="" t build_args=(--rebuild-base) lane1=() lane2=() lanes=${INTEGRATION_LANES:-2}
-  if [ -n "${INTEGRATION_TARGETS:-}" ]; then targets=$INTEGRATION_TARGETS; else targets=$(integration_targets); fi
-  [ "${LAB_REBUILD:-true}" = "true" ] || build_args=()
-  rm -f "$out"/lab-images.log "$out"/integration-*.log "$out"/integration-lane*.status
-  # The build path runs every time (a cached image must never hide a broken build).
-  echo "=== integration: lab images (${build_args[*]:-reused})"
+run_integration() { # [stage]
+  local stage=${1:-integration} targets p=0 f=0 bad="" t build_args=() lane1=() lane2=() lanes=${INTEGRATION_LANES:-2}
+  if [ -n "${INTEGRATION_TARGETS:-}" ]; then targets=$INTEGRATION_TARGETS; else targets=$(stage_targets "$stage"); fi
+  [ "${LAB_REBUILD:-false}" = "true" ] && build_args=(--rebuild-base)
+  rm -f "$out"/lab-images.log "$out"/integration-lane*.status
+  for t in $targets; do rm -f "$out/integration-$t.log"; done
+  # The build runs every time (Docker's cache reuses what did not change); the base rootfs is reused when present
+  # (LAB_REBUILD=true builds it again): the target demo_from_nothing builds every image from nothing.
+  echo "=== $stage: lab images (${build_args[*]:-base image reused when present})"
   if ! bash "$root/tests/lab/build-images.sh" "${build_args[@]}" >"$out/lab-images.log" 2>&1; then
     cat "$out/lab-images.log"
-    record integration 0 1 "lab images failed to build"
+    record "$stage" 0 1 "lab images failed to build"
     return
   fi
   for t in $targets; do
@@ -182,7 +189,7 @@ run_integration() {
     else
       f=$((f + 1))
       bad+=" $t"
-      echo "=== integration: $t failed, the end of tests/output/run/integration-$t.log:"
+      echo "=== $stage: $t failed, the end of tests/output/run/integration-$t.log:"
       tail -n 60 "$out/integration-$t.log"
     fi
   done
@@ -190,7 +197,7 @@ run_integration() {
     f=1
     bad=" (no target ran)"
   fi
-  record integration "$p" "$f" "${bad:+failed:$bad}"
+  record "$stage" "$p" "$f" "${bad:+failed:$bad}"
 }
 
 for stage in "${stages[@]}"; do
@@ -198,7 +205,8 @@ for stage in "${stages[@]}"; do
     lint) run_lint ;;
     sanity) run_sanity ;;
     units) run_units ;;
-    integration) run_integration ;;
+    integration) run_integration integration ;;
+    reliability) run_integration reliability ;;
     *) echo "unknown stage: $stage" >&2; record "$stage" 0 1 "unknown stage" ;;
   esac
 done
