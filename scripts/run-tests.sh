@@ -163,14 +163,14 @@ run_lane() {
 }
 
 run_integration() { # [stage]
-  local stage=${1:-integration} targets p=0 f=0 bad="" t build_args=() lane1=() lane2=() lanes=${INTEGRATION_LANES:-2}
+  local stage=${1:-integration} targets p=0 f=0 bad="" t build_args=(--multinode) lane1=() lane2=() lanes=${INTEGRATION_LANES:-2}
   if [ -n "${INTEGRATION_TARGETS:-}" ]; then targets=$INTEGRATION_TARGETS; else targets=$(stage_targets "$stage"); fi
-  [ "${LAB_REBUILD:-false}" = "true" ] && build_args=(--rebuild-base)
+  [ "${LAB_REBUILD:-false}" = "true" ] && build_args+=(--rebuild-base)
   rm -f "$out"/lab-images.log "$out"/integration-lane*.status
   for t in $targets; do rm -f "$out/integration-$t.log"; done
   # The build runs every time (Docker's cache reuses what did not change); the base rootfs is reused when present
   # (LAB_REBUILD=true builds it again): the target demo_from_nothing builds every image from nothing.
-  echo "=== $stage: lab images (${build_args[*]:-base image reused when present})"
+  echo "=== $stage: lab images (${build_args[*]}; the base images are reused when present unless LAB_REBUILD=true)"
   if ! bash "$root/tests/lab/build-images.sh" "${build_args[@]}" >"$out/lab-images.log" 2>&1; then
     cat "$out/lab-images.log"
     record "$stage" 0 1 "lab images failed to build"

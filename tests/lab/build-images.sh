@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Build the lab's images locally; no image registry is used.
 #
-#   tests/lab/build-images.sh                  base image (when missing) + the lab's service images
-#   tests/lab/build-images.sh --rebuild-base   build the base image from nothing too (what `make test` does)
+#   tests/lab/build-images.sh                  base image (when missing) + the lab's service images (`make demo`)
+#   tests/lab/build-images.sh --multinode      also MariaDB, Redis and HAProxy (inventories/lab-multinode, `make test`)
+#   tests/lab/build-images.sh --rebuild-base   build the base images from nothing too
 #
 # Base image: a Debian rootfs with python3, ca-certificates and wget, made from Debian's packages with mmdebstrap
 # and `docker import`, tagged $LAB_IMAGE_PREFIX/base:bookworm. MariaDB, Redis and HAProxy are images of Debian's
@@ -16,7 +17,14 @@ prefix=${LAB_IMAGE_PREFIX:-llmops-lab}
 base=$prefix/base:bookworm
 suite=${LAB_DEBIAN_SUITE:-bookworm}
 rebuild_base=false
-[ "${1:-}" = "--rebuild-base" ] && rebuild_base=true
+multinode=false
+for arg in "$@"; do
+  case "$arg" in
+    --rebuild-base) rebuild_base=true ;;
+    --multinode) multinode=true ;;
+    *) printf 'lab-images: unknown argument %s (--rebuild-base, --multinode)\n' "$arg" >&2; exit 2 ;;
+  esac
+done
 
 log() { printf 'lab-images: %s\n' "$*" >&2; }
 have_image() { docker image inspect "$1" >/dev/null 2>&1; }
@@ -63,7 +71,8 @@ fi
 
 # Services that come from Debian's packages, standing in for the official images the collection uses in production
 # (mariadb:11, redis:7, haproxy:2.8): a rootfs of the packages, then a thin image (images/<name>/Dockerfile) that gives
-# it the official image's interface. Rebuilt from nothing with --rebuild-base, like the base image.
+# it the official image's interface. Rebuilt from nothing with --rebuild-base, like the base image. Only with --multinode:
+# the single-node lab of `make demo` does not use them.
 declare -A debian_packages=(
   [mariadb]="mariadb-server,mariadb-client"
   [redis]=redis-server
@@ -75,6 +84,7 @@ declare -A debian_tags=(
   [haproxy]=$prefix/haproxy:2.6
 )
 for name in mariadb redis haproxy; do
+  $multinode || break
   rootfs=$prefix/$name-rootfs:$suite
   if $rebuild_base || ! have_image "$rootfs"; then
     rootfs_image "$rootfs" "${debian_packages[$name]}"
