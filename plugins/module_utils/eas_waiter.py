@@ -281,6 +281,35 @@ def wait_for_service(client, name, target, timeout, spec=None, window=False, sle
         raise EASWaitError(message, last=service, timed_out=True) from None
 
 
+def read_service_through_outage(client, name, timeout, window=False, unreachable=0.0, sleep=None, clock=None):
+    """DescribeService before a wait: ``(Service dict or None, seconds the API did not answer in all)``.
+
+    A read the API does not answer (network, throttling, 5xx, an HTML error page) is tried again as a wait's polls
+    are, until ``timeout``: a task that starts its wait during an outage goes on once the API is back, as one that
+    is already waiting does. ``unreachable`` carries the seconds of earlier windows. When ``timeout`` passes with the
+    API still down: ``WaitWindowElapsed`` (state ``first_read``, ``unreachable``) with ``window=True``, else
+    ``EASWaitError`` saying how long the API did not answer. An error that is not transient is raised at once.
+    """
+    poller = Poller(timeout, sleep=sleep, clock=clock, unreachable=unreachable)
+    client = client.polling()
+
+    def check():
+        return True, client.describe_service(name)
+
+    try:
+        service = poller.run(check)
+    except WaitTimedOut:
+        if window:
+            raise WaitWindowElapsed(
+                'service %s: not read yet, the API did not answer for %d s' % (name, round(poller.unreachable)),
+                dict(first_read=True, unreachable=poller.unreachable),
+            ) from None
+        raise EASWaitError(
+            'Service %s could not be read before waiting for it.%s' % (name, poller.outage_note()), timed_out=True
+        ) from None
+    return service, poller.unreachable
+
+
 def wait_until_visible(client, name, timeout=10, sleep=None, clock=None):
     """Right after CreateService, DescribeService may answer 404 for a moment. Returns the service or None."""
     poller = Poller(timeout, sleep=sleep, clock=clock, delay=1.0, factor=2.0, max_delay=4.0)

@@ -93,6 +93,8 @@ options:
     description:
       - Wait until the service reaches the requested state (C(Running) and the endpoint answers, C(Stopped),
         or gone).
+      - An API that does not answer (network, throttling, 5xx, an HTML error page) does not end the wait, from the
+        first read of the service on; the wait goes on until I(wait_timeout) and says how long the API did not answer.
     type: bool
     default: true
   wait_timeout:
@@ -298,6 +300,7 @@ from ansible_collections.llmops.eas_stack.plugins.module_utils.eas_waiter import
     EASWaitError,
     WaitWindowElapsed,
     probe_endpoint,
+    read_service_through_outage,
     service_version,
     wait_for_service,
     wait_until_visible,
@@ -382,6 +385,21 @@ class ServiceRunner(EASRunner):
     def describe(self):
         return self.remember(self.client.describe_service(self.name))
 
+    def first_read(self):
+        """The service before any action. With a wait (not in check mode), an API that does not answer is waited out
+        within wait_timeout, as during the wait itself (a wait that starts during an outage goes on once it ends)."""
+        if not self.params['wait'] or self.check_mode:
+            return self.describe()
+        window = self.params['wait_window'] > 0
+        timeout = min(self.params['wait_window'], self.remaining()) if window else self.remaining()
+        service, unreachable = read_service_through_outage(
+            self.client, self.name, timeout, window=window, unreachable=self.spec.get('unreachable', 0.0)
+        )
+        if unreachable:
+            # The wait's progress and its final message count this outage too.
+            self.spec['unreachable'] = unreachable
+        return self.remember(service)
+
     def wait(self, target, window=False):
         """Wait for ``target`` with what the actions so far require (see eas_waiter: versions, restarts, scaling)."""
         timeout = min(self.params['wait_window'], self.remaining()) if window else self.remaining()
@@ -402,8 +420,12 @@ class ServiceRunner(EASRunner):
         desired = build_desired(self.params)
         self.validate(desired)
         try:
-            if self.params['wait_state'] is not None:
+            wait_state = self.params['wait_state']
+            if wait_state is not None and not wait_state.get('first_read'):
                 return self.keep_waiting()
+            if wait_state:
+                # An earlier window could not read the service (the API did not answer): nothing was done yet.
+                self.spec['unreachable'] = float(wait_state.get('unreachable') or 0.0)
             return self.converge(desired)
         except WaitWindowElapsed as window:
             self.remember(window.last)
@@ -457,7 +479,7 @@ class ServiceRunner(EASRunner):
     def converge(self, desired):
         params = self.params
         state = params['state']
-        service = self.describe()
+        service = self.first_read()
         current_config = parse_service_config(service)
         status = service.get('Status') if service else None
         # Right after acting on a Failed service, the first polls may still show the old failure.

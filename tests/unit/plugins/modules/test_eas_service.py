@@ -12,7 +12,14 @@ from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.llmops.eas_stack.plugins.module_utils import eas_client, eas_waiter
 from ansible_collections.llmops.eas_stack.plugins.modules import eas_service
-from ansible_collections.llmops.eas_stack.tests.unit.plugins.module_utils.eas_fakes import FakeSDK, client_error
+from Tea.exceptions import UnretryableException
+
+from ansible_collections.llmops.eas_stack.tests.unit.plugins.module_utils.eas_fakes import (
+    FakeSDK,
+    client_error,
+    network_error,
+    server_error,
+)
 
 NOT_FOUND = client_error(404, 'InvalidService.NotFound', 'service not found')
 
@@ -544,3 +551,44 @@ def test_a_wait_window_returns_progress_and_a_later_window_only_waits(capsys, pr
     later = run(capsys, sdk, state='running', config=CONFIG, wait_state=first['wait_state'])
     assert later.get('waiting') is None and later['actions'] == [] and later['service']['status'] == 'Running'
     assert sdk.mutating_calls() == []
+
+
+def html_error_page():
+    """What the SDK raises when a gateway in front of the API answers its own 503 page."""
+    page = 'Failed to parse the value as json format, Value: "<html><body><h1>503 Service Temporarily Unavailable</h1>"'
+    return UnretryableException(None, RuntimeError(page))
+
+
+def test_a_wait_that_starts_during_an_api_outage_goes_on_once_the_api_is_back(capsys, probes):
+    down = [html_error_page(), network_error(), server_error()] * 5
+    sdk = FakeSDK({'describe_service': down + [svc('Running')]})
+    out = run(capsys, sdk, state='running', config=CONFIG)
+    assert not out.get('failed'), out
+    assert out['service']['status'] == 'Running' and out['changed'] is False and sdk.mutating_calls() == []
+
+
+def test_an_api_outage_at_the_first_read_is_reported_by_the_windows_and_the_next_window_converges(capsys, probes):
+    sdk = FakeSDK({'describe_service': [html_error_page()]})
+    first = run(capsys, sdk, state='running', config=CONFIG, wait_window=10)
+    assert first['waiting'] is True and first['actions'] == [] and sdk.mutating_calls() == []
+    assert 'service svc: not read yet, the API did not answer for' in first['progress']
+    assert first['wait_state']['first_read'] is True and first['wait_state']['unreachable'] >= 10
+    # The next window reads the service (it is stopped meanwhile) and does what the first one could not.
+    sdk = FakeSDK({'describe_service': [svc('Stopped'), svc('Running')], 'start_service': [{}]})
+    later = run(capsys, sdk, state='running', config=CONFIG, wait_state=first['wait_state'])
+    assert not later.get('failed'), later
+    assert later['actions'] == ['StartService'] and later['service']['status'] == 'Running'
+
+
+def test_an_api_outage_longer_than_the_wait_fails_saying_how_long_the_api_did_not_answer(capsys, probes):
+    sdk = FakeSDK({'describe_service': [server_error()]})
+    out = run(capsys, sdk, state='running', config=CONFIG, wait_timeout=20)
+    assert out['failed'] is True and sdk.mutating_calls() == []
+    assert 'Service svc could not be read before waiting for it' in out['msg']
+    assert 'The API did not answer for 20 s in all while waiting' in out['msg']
+
+
+def test_an_error_that_is_not_transient_at_the_first_read_fails_at_once(capsys, probes):
+    sdk = FakeSDK({'describe_service': [client_error(403, 'Forbidden.RAM', 'not allowed')]})
+    out = run(capsys, sdk, state='running', config=CONFIG)
+    assert out['failed'] is True and 'Forbidden.RAM' in out['msg'] and sdk.names() == ['describe_service']
