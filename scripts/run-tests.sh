@@ -145,7 +145,7 @@ stage_targets() { # integration|reliability
 # time is spent waiting for containers and the lab's simulated delays, not computing. Each lane has its own copy of
 # the collection. Targets that share a Docker network or a container name (the one-api stand-in of llmops-it) must
 # stay in one lane: the second lane takes the targets listed in SECOND_LANE, the first lane all the others.
-SECOND_LANE="catalog oneapi_multinode eas_service_autoscaler eas_resource_group eas_service role_front_door collection_build"
+SECOND_LANE="catalog oneapi_multinode eas_service_autoscaler eas_resource_group eas_service collection_build"
 
 run_lane() {
   local lane=$1 t reuse=false start rc workdir=$root/.cache/ansible-test
