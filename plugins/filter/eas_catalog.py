@@ -13,6 +13,7 @@ from ansible_collections.llmops.eas_stack.plugins.module_utils.eas_catalog impor
     catalog_outputs,
     catalog_plan,
     default_alias,
+    groups_seen,
     preflight_report,
 )
 
@@ -25,8 +26,12 @@ def eas_catalog_errors(models, defaults):
     return catalog_errors(models or [], defaults)
 
 
-def eas_catalog_plan(entries, services, defaults):
-    return catalog_plan(entries or [], services or [], defaults)
+def eas_catalog_plan(entries, services, defaults, groups_read=None):
+    return catalog_plan(entries or [], services or [], defaults, groups_read or {})
+
+
+def eas_catalog_groups_seen(plan, results=None):
+    return groups_seen(plan or {}, results or [])
 
 
 def eas_catalog_outputs(plan, results=None, previous=None):
@@ -51,6 +56,7 @@ class FilterModule:
             eas_catalog=eas_catalog,
             eas_catalog_errors=eas_catalog_errors,
             eas_catalog_plan=eas_catalog_plan,
+            eas_catalog_groups_seen=eas_catalog_groups_seen,
             eas_catalog_outputs=eas_catalog_outputs,
             eas_catalog_channels=eas_catalog_channels,
             eas_catalog_default_alias=eas_catalog_default_alias,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from ansible_collections.llmops.eas_stack.plugins.module_utils.oneapi_routes import (
     all_channels,
+    channels_to_test,
     handover_plan,
     route_errors,
     routes,
@@ -28,8 +29,15 @@ def oneapi_handover(resolved, channels):
     return plan
 
 
+def oneapi_channels_to_test(resolved, results=None):
+    return channels_to_test(resolved or [], results or [])
+
+
 class FilterModule:
     def filters(self):
         return dict(
-            oneapi_routes=oneapi_routes, oneapi_route_errors=oneapi_route_errors, oneapi_handover=oneapi_handover
+            oneapi_routes=oneapi_routes,
+            oneapi_route_errors=oneapi_route_errors,
+            oneapi_handover=oneapi_handover,
+            oneapi_channels_to_test=oneapi_channels_to_test,
         )

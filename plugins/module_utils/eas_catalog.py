@@ -624,8 +624,10 @@ def _generations(services, base):
     return found
 
 
-def catalog_plan(entries, services, defaults):
-    """What the run does for the catalog ``entries`` given the region's ``services`` (eas_service_info's list).
+def catalog_plan(entries, services, defaults, groups_read=None):
+    """What the run does for the catalog ``entries`` given the region's ``services`` (eas_service_info's list) and,
+    when the pre-flight read them, its groups (``groups_read``: per group name, eas_resource_group_info's
+    ``resource_groups``).
 
     Per entry: the serving generation after the run (``generation``, ``name``, ``group``, ``exists``, ``status``,
     ``change``: V(none), V(create), V(update), V(scale?) or V(handover)), the older generations to retire once one-api
@@ -751,7 +753,11 @@ def catalog_plan(entries, services, defaults):
     groups = []
     for item in planned:
         if item['group'] and item['group'] not in [g['name'] for g in groups]:
-            groups.append(dict(item['group_settings'], shrink=item['group'] not in busy))
+            group = dict(item['group_settings'], shrink=item['group'] not in busy)
+            found = (groups_read or {}).get(group['name']) or []
+            group['seen'] = found[0] if len(found) == 1 and isinstance(found[0], dict) else {}
+            group['settled'] = group_settled(group, group['seen'], bool(defaults.get('adopt_existing')))
+            groups.append(group)
     errors.extend(_room_errors(planned))
     teardown_services = sorted(
         set(s['name'] for p in planned for s in services if generation_of(s['name'], p['service_name']))
@@ -779,6 +785,30 @@ def catalog_plan(entries, services, defaults):
     )
     plan['cost'] = catalog_cost(plan)
     return plan
+
+
+def group_settled(group, seen, adopt=False):
+    """Whether eas_resource_group would find nothing to do for the planned ``group`` given what the pre-flight read of
+    it (``seen``, eas_resource_group_info's item): this collection's own (or adopted), ResourceReady, every node
+    counting, and as many nodes as planned (the count is left alone while ``shrink`` is false). Then the group step
+    does not read it again."""
+    if not seen or not (seen.get('managed') or adopt) or seen.get('status') != 'ResourceReady':
+        return False
+    instances = seen.get('instances') or []
+    count = _to_int(seen.get('instance_count'), -1)
+    if count != len(instances):
+        return False
+    return not group.get('shrink') or count == _to_int(group.get('instance_count'), 0)
+
+
+def groups_seen(plan, results=None):
+    """Per group name, the group as this run last saw it: the group step's results (``eas_resource_group``, one per
+    ``plan.groups`` item; a skipped item has none) over what the pre-flight read."""
+    out = dict((g['name'], g.get('seen') or {}) for g in plan.get('groups', []))
+    for group, result in zip(plan.get('groups', []), results or []):
+        if isinstance(result, dict) and result.get('resource_group'):
+            out[group['name']] = result['resource_group']
+    return out
 
 
 def _summary(item, dedicated):
@@ -893,8 +923,9 @@ def catalog_cost(plan):
 def catalog_outputs(plan, results, previous=None):
     """The role's ``eas_catalog`` fact: per entry the serving generation's endpoint and token (from the eas_service or
     eas_service_info results, one per entry in plan order; an entry without a result keeps what ``previous`` had for
-    it), the aliases and the generations to retire, and whether it is still ``pending`` (changed in this run, or not
-    Running); then the removed entries."""
+    it), the aliases and the generations to retire, whether it is still ``pending`` (changed in this run, or not
+    Running) and whether it was ``fresh`` in this run (created, changed or not Running when a result of this run
+    showed it: one-api tests the channel of a fresh upstream again); then the removed entries."""
     out = []
     results = list(results or [])
     known = dict((p.get('name'), p) for p in previous or [] if isinstance(p, dict))
@@ -904,14 +935,16 @@ def catalog_outputs(plan, results, previous=None):
         if not service and isinstance(result.get('services'), list):
             # An eas_service_info result (the read entry point).
             service = (result['services'] or [{}])[0] or {}
+        before = known.get(item['name'], {})
         if service:
             pending = bool(result.get('changed')) or service.get('status') != 'Running'
+            fresh = bool(before.get('fresh')) or pending
         else:
-            before = known.get(item['name'], {})
             service = dict(
                 internet_endpoint=before.get('endpoint'), access_token=before.get('token'), status=before.get('status')
             )
             pending = before.get('pending', True)
+            fresh = bool(before.get('fresh'))
         out.append(
             dict(
                 service_name=item['service_name'],
@@ -928,6 +961,7 @@ def catalog_outputs(plan, results, previous=None):
                 retire_generations=[r['generation'] for r in item['retire']],
                 absent=False,
                 pending=pending,
+                fresh=fresh,
             )
         )
     removed = {}
@@ -950,6 +984,7 @@ def catalog_outputs(plan, results, previous=None):
                 retire_generations=sorted(generations),
                 absent=True,
                 pending=False,
+                fresh=False,
             )
         )
     return out
@@ -967,6 +1002,7 @@ def catalog_channels(catalog):
             served_model_name=item.get('served_model_name') or '',
             retire_generations=list(item.get('retire_generations') or []),
             absent=bool(item.get('absent')),
+            upstream_changed=bool(item.get('fresh', True)),
         )
         for item in catalog or []
         if isinstance(item, dict)

@@ -50,8 +50,9 @@ def _strip_url(url):
 
 def routes(channels, default_name, default_alias):
     """``oneapi_channels`` resolved: every route with its ``channel`` base, its current channel ``name``, ``aliases``,
-    ``model_mapping``, ``priority``, the ``retire`` channel names and whether it ``handover``s. An empty list is the
-    single channel of the role's own variables (given as one route by the caller)."""
+    ``model_mapping``, ``priority``, the ``retire`` channel names, whether it ``handover``s and whether its
+    ``upstream_changed``. An empty list is the single channel of the role's own variables (given as one route by the
+    caller)."""
     out = []
     for item in channels or []:
         if not isinstance(item, dict):
@@ -81,6 +82,9 @@ def routes(channels, default_name, default_alias):
                 handover=bool(retire) and not absent,
                 default_aliases=default_aliases,
                 implicit=bool(item.get('implicit')),
+                # Whether the upstream is new or changed in this run (an unchanged channel to an unchanged upstream
+                # is not tested again). Unknown means yes.
+                upstream_changed=bool(item.get('upstream_changed', True)),
             )
         )
     return out
@@ -185,3 +189,31 @@ def all_channels(resolved, channels):
     """Every existing channel of the routes, all generations (for the teardown)."""
     names = [c.get('name') for c in channels or [] if isinstance(c, dict)]
     return sorted(set(name for name in names for route in resolved if name and generation_of(name, route['channel'])))
+
+
+def channels_to_test(resolved, results=None):
+    """Names of the routes whose channel one-api tests in this run (``results``: the channel step's
+    ``oneapi_channel`` results, one per route, ``item`` its index; none when the step did not run).
+
+    Every route that is not absent, except one whose upstream is unchanged in this run (``upstream_changed`` false),
+    that hands nothing over, and whose channel the channel step found unchanged and tested before (one-api's
+    ``test_time``; a run stopped before its test left it at 0). A rerun tests nothing again."""
+    by_index = {}
+    for result in results or []:
+        if isinstance(result, dict) and isinstance(result.get('channel'), dict) and isinstance(result.get('item'), int):
+            by_index[result['item']] = result
+    names = []
+    for index, route in enumerate(resolved):
+        if route['absent']:
+            continue
+        result = by_index.get(index)
+        settled = (
+            result is not None
+            and not result.get('changed')
+            and bool(result['channel'].get('test_time'))
+            and not route.get('upstream_changed', True)
+            and not route['handover']
+        )
+        if not settled:
+            names.append(route['name'])
+    return names

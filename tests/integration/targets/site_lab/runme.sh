@@ -106,9 +106,30 @@ PY
 play converge "$coll/site.yml"
 grep -q 'Chat through the whole stack' "$work/converge.log"
 
-# 4. a second run changes nothing
+# 4. a second run changes nothing, writes nothing, and reads each managed object once: the group and its nodes, the
+#    service (ListServices plans the catalog, DescribeService gives the endpoint and token), the region's offer (the
+#    pre-flight), one-api's channel and token; no channel test (nothing changed), no write to one-api
+before=$(emulator /_lab/requests/summary | python3 -c 'import json, sys; print(json.load(sys.stdin)["next"])')
+since=$(date +%s)
 play rerun "$coll/site.yml"
 assert_no_changes rerun
+emulator "/_lab/requests/summary?since=$before" >"$work/rerun-eas.json"
+docker logs --since "$since" it-site-one-api-one-api-1 >"$work/rerun-oneapi.log" 2>&1
+python3 - "$work/rerun-eas.json" "$work/rerun-oneapi.log" <<'PY'
+import collections, json, re, sys
+summary = json.load(open(sys.argv[1]))
+assert summary["writes"] == 0, "the rerun wrote to EAS: %s" % summary
+reads = summary["by_action"]
+over = dict((action, n) for action, n in reads.items() if n > 1)
+assert not over, "the rerun read an EAS object more than once: %s" % reads
+calls = re.findall(r'"(GET|POST|PUT|DELETE|PATCH) (\S+) HTTP/', open(sys.argv[2]).read())
+per_path = collections.Counter("%s %s" % (m, p.split("?")[0]) for m, p in calls)
+assert per_path["GET /api/channel/search"] <= 1 and per_path["GET /api/token/search"] <= 1, per_path
+assert not any(p.startswith("GET /api/channel/test") for p in per_path), "a channel was tested again: %s" % per_path
+oneapi_writes = [p for p in per_path if not p.startswith("GET") and p not in ("POST /api/user/login", "POST /v1/chat/completions")]
+assert not oneapi_writes, "the rerun wrote to one-api: %s" % oneapi_writes
+print("rerun: EAS reads %s, no write; one-api %s" % (dict(reads), dict(per_path)))
+PY
 
 # 5. teardown: nothing billed, no container left; again: nothing changes
 play teardown "$coll/teardown.yml" -e purge=true

@@ -345,8 +345,23 @@ def test_outputs_carry_endpoints_tokens_pending_and_the_removed_entries():
         served_model_name='DeepSeek-R1-Distill-Qwen-1.5B',
         retire_generations=[],
         absent=False,
+        upstream_changed=True,
     )
     assert channels[1]['absent'] is True
+
+
+def test_an_upstream_is_fresh_for_the_rest_of_the_run_once_a_result_showed_it_new_or_starting():
+    p = plan([SMALL], [])
+    planned = cat.catalog_outputs(p, [])
+    assert planned[0]['fresh'] is False
+    running = dict(internet_endpoint='http://e/small', access_token='t', status='Running')
+    created = cat.catalog_outputs(p, [dict(changed=True, service=dict(running, status='Creating'))], planned)
+    waited = cat.catalog_outputs(p, [dict(changed=False, service=running)], created)
+    assert created[0]['fresh'] and waited[0]['fresh'] and not waited[0]['pending']
+    # A rerun: the service step finds it Running and unchanged, the wait is skipped.
+    rerun = cat.catalog_outputs(p, [dict(changed=False, service=running)], planned)
+    rerun = cat.catalog_outputs(p, [dict(skipped=True)], rerun)
+    assert rerun[0]['fresh'] is False and cat.catalog_channels(rerun)[0]['upstream_changed'] is False
 
 
 def test_the_pre_flight_checks_every_entry_against_the_region():
@@ -365,6 +380,50 @@ def test_the_pre_flight_checks_every_entry_against_the_region():
     assert report['per_hour'] == 15.0 and 'Estimated cost' in report['lines'][-1]
     adopted = cat.preflight_report(entries, copy.deepcopy(specs), groups, services, dict(DEFAULTS, adopt_existing=True))
     assert len(adopted['errors']) == 1
+
+
+def ready_group(count=1, managed=True, status='ResourceReady', **changes):
+    instances = [dict(id='eas-i-%d' % i, status='Ready') for i in range(count)]
+    return dict(
+        dict(id='eas-r-1', status=status, managed=managed, instance_count=count, instances=instances), **changes
+    )
+
+
+def test_a_group_the_pre_flight_saw_as_planned_is_settled_and_not_read_again():
+    entries = cat.catalog_entries([SMALL, BIG], DEFAULTS)
+    read = {'small': [ready_group()], 'big': [ready_group(status='Creating')]}
+    p = cat.catalog_plan(entries, [], DEFAULTS, read)
+    assert [(g['name'], g['settled']) for g in p['groups']] == [('small', True), ('big', False)]
+    assert p['groups'][0]['seen']['id'] == 'eas-r-1'
+    # What the run saw last: the group step's result where it ran, else the pre-flight's read.
+    seen = cat.groups_seen(p, [dict(skipped=True), dict(resource_group=dict(id='eas-r-2', status='ResourceReady'))])
+    assert seen['small']['id'] == 'eas-r-1' and seen['big']['id'] == 'eas-r-2'
+    # Without the pre-flight's reads (the role alone), every group step runs.
+    assert not any(g['settled'] for g in cat.catalog_plan(entries, [], DEFAULTS)['groups'])
+
+
+@pytest.mark.parametrize(
+    'seen, adopt',
+    [
+        (ready_group(count=2), False),  # another count than planned: the group step scales it
+        (ready_group(managed=False), False),  # not ours (the pre-flight refuses it unless adopted)
+        (ready_group(instance_count=2), False),  # a node that does not count (failed or being deleted)
+        ({}, False),  # not found: created by the group step
+    ],
+)
+def test_a_group_with_something_to_do_is_not_settled(seen, adopt):
+    group = dict(name='small', instance_count=1, shrink=True)
+    assert not cat.group_settled(group, seen, adopt)
+
+
+def test_an_adopted_group_and_one_whose_count_is_left_alone_are_settled():
+    group = dict(name='small', instance_count=1, shrink=True)
+    assert cat.group_settled(group, ready_group(managed=False), adopt=True)
+    assert cat.group_settled(dict(group, shrink=False), ready_group(count=2))
+    # Two groups of that name: the group step resolves the duplicates.
+    entries = cat.catalog_entries([SMALL], DEFAULTS)
+    p = cat.catalog_plan(entries, [], DEFAULTS, {'small': [ready_group(), ready_group()]})
+    assert p['groups'][0]['settled'] is False
 
 
 @pytest.mark.parametrize(

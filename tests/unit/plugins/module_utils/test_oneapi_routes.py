@@ -4,7 +4,12 @@
 
 from __future__ import annotations
 
-from ansible_collections.llmops.eas_stack.plugins.module_utils.oneapi_routes import handover_plan, route_errors, routes
+from ansible_collections.llmops.eas_stack.plugins.module_utils.oneapi_routes import (
+    channels_to_test,
+    handover_plan,
+    route_errors,
+    routes,
+)
 
 UP = dict(base_url='http://eas/api/predict/x/v1/', key='token', served_model_name='M')
 
@@ -75,3 +80,29 @@ def test_the_single_channel_s_errors_name_the_role_s_variables():
     assert len(errors) == 2 and not any('oneapi_channels[' in e for e in errors)
     errors = route_errors(routes([dict(single, implicit=False)], 'x', 'y'), 36, False)
     assert any(e.startswith('oneapi_channels[0] (eas-deepseek): the key must be one line') for e in errors)
+
+
+def step(index, changed=False, test_time=1700000000):
+    """One channel step result as oneapi_channel returns it (a loop item over the route indices)."""
+    return dict(item=index, changed=changed, channel=dict(id=index + 1, test_time=test_time))
+
+
+def test_a_rerun_tests_no_channel_again():
+    same = dict(upstream_changed=False)
+    resolved = resolve(dict(same, channel='a'), dict(same, channel='b'), dict(channel='gone', absent=True))
+    assert channels_to_test(resolved, [step(0), step(1), dict(item=2, skipped=True)]) == []
+
+
+def test_what_is_new_changed_untested_or_handed_over_is_tested():
+    same = dict(upstream_changed=False)
+    resolved = resolve(
+        dict(channel='new-upstream'),  # an upstream created or changed in this run (or not known: hand-given routes)
+        dict(same, channel='changed'),
+        dict(same, channel='untested'),  # a run stopped between the channel step and its test
+        dict(same, channel='takes-over', generation=2, retire_generations=[1]),
+        dict(same, channel='settled'),
+    )
+    results = [step(0), step(1, changed=True), step(2, test_time=0), step(3), step(4)]
+    assert channels_to_test(resolved, results) == ['new-upstream', 'changed', 'untested', 'takes-over_g2']
+    # Without the channel step's results (the entry point alone), every route is tested.
+    assert channels_to_test(resolved, []) == [r['name'] for r in resolved]
