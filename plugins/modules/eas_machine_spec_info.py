@@ -86,26 +86,7 @@ instance_types:
 """
 
 from ansible_collections.llmops.eas_stack.plugins.module_utils.eas_client import EASRunner
-from ansible_collections.llmops.eas_stack.plugins.module_utils.gpu_sizing import usable_from_sold_gb
-
-
-def spec_view(meta):
-    def num(key, kind=float):
-        try:
-            return kind(meta.get(key))
-        except (TypeError, ValueError):
-            return None
-
-    return dict(
-        cpu=num('CPU', int),
-        memory_gb=num('Memory'),
-        gpu=meta.get('GPU'),
-        gpus=num('GPUAmount', int),
-        gpu_memory_gb=num('GPUMemory'),
-        gpu_usable_gib=usable_from_sold_gb(num('GPUMemory')) if num('GPUMemory') else None,
-        available=meta.get('IsAvailable') in (True, 'true', 'True'),
-        stock=meta.get('StockStatus'),
-    )
+from ansible_collections.llmops.eas_stack.plugins.module_utils.eas_region import instance_types
 
 
 class MachineSpecRunner(EASRunner):
@@ -116,15 +97,10 @@ class MachineSpecRunner(EASRunner):
     )
 
     def run(self):
-        wanted = set(self.params['instance_types'])
-        metas = self.client.describe_machine_spec(
-            charge_type=self.params['charge_type'], resource_type=self.params['resource_type']
-        )
+        params = self.params
         return dict(
-            instance_types=dict(
-                (m.get('InstanceType'), spec_view(m))
-                for m in metas
-                if m.get('InstanceType') and (not wanted or m.get('InstanceType') in wanted)
+            instance_types=instance_types(
+                self.client, params['charge_type'], params['resource_type'], params['instance_types']
             )
         )
 

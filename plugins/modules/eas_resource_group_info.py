@@ -56,18 +56,14 @@ resource_groups:
 """
 
 from ansible_collections.llmops.eas_stack.plugins.module_utils.eas_client import EASRunner
-from ansible_collections.llmops.eas_stack.plugins.module_utils.eas_groups import group_result, is_managed
+from ansible_collections.llmops.eas_stack.plugins.module_utils.eas_region import groups_named
 
 
 class ResourceGroupInfoRunner(EASRunner):
     options = dict(name=dict(type='str', required=True))
 
     def run(self):
-        groups = []
-        for resource in self.client.find_resources(self.params['name']):
-            instances = self.client.list_resource_instances(resource['ResourceId'])
-            groups.append(dict(group_result(resource, instances), managed=is_managed(instances)))
-        return dict(resource_groups=groups)
+        return dict(resource_groups=groups_named(self.client, self.params['name']))
 
 
 def main():

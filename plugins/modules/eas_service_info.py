@@ -108,6 +108,7 @@ services:
 """
 
 from ansible_collections.llmops.eas_stack.plugins.module_utils.eas_client import EASRunner
+from ansible_collections.llmops.eas_stack.plugins.module_utils.eas_region import services_listed
 from ansible_collections.llmops.eas_stack.plugins.module_utils.eas_service_config import (
     service_endpoints_argument_spec,
     service_result,
@@ -129,15 +130,15 @@ class ServiceInfoRunner(EASRunner):
         if params['name']:
             service = self.client.describe_service(params['name'])
             return dict(services=[service_result(service, **endpoints)] if service else [])
-        filters = dict(filter=params['filter'], resource_id=params['resource_id'], service_status=params['status'])
-        services = self.client.list_services(**dict((k, v) for k, v in filters.items() if v is not None))
-        listed = []
-        for service in services:
-            item = service_result(service, **endpoints)
-            for key in ('access_token', 'internet_endpoint', 'intranet_endpoint'):
-                item.pop(key, None)
-            listed.append(item)
-        return dict(services=listed)
+        return dict(
+            services=services_listed(
+                self.client,
+                filter=params['filter'],
+                resource_id=params['resource_id'],
+                service_status=params['status'],
+                **endpoints,
+            )
+        )
 
 
 def main():

@@ -455,7 +455,7 @@ def test_a_scale_down_deletes_idle_nodes_before_busy_ones():
 
 
 def test_the_region_s_gpu_memory_reaches_the_pre_flight():
-    from ansible_collections.llmops.eas_stack.plugins.modules.eas_machine_spec_info import spec_view
+    from ansible_collections.llmops.eas_stack.plugins.module_utils.eas_region import spec_view
 
     view = spec_view({'GPU': 'NVIDIA A10', 'GPUAmount': '1', 'GPUMemory': '24', 'IsAvailable': True})
     assert view['gpu_usable_gib'] == 22.49 and view['gpus'] == 1

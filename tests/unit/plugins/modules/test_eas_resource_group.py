@@ -10,7 +10,7 @@ import pytest
 from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.llmops.eas_stack.plugins.module_utils import eas_client, eas_connection, eas_waiter
-from ansible_collections.llmops.eas_stack.plugins.modules import eas_resource_group, eas_service_info
+from ansible_collections.llmops.eas_stack.plugins.modules import eas_region_info, eas_resource_group, eas_service_info
 from ansible_collections.llmops.eas_stack.tests.unit.plugins.module_utils.eas_fakes import FakeSDK, client_error
 
 GONE = client_error(404, 'InvalidResource.NotFound')
@@ -484,6 +484,36 @@ def test_machine_spec_info_reads_the_dedicated_offer_with_usable_gpu_memory(caps
             stock='WithStock',
         )
     }
+
+
+def test_region_info_makes_the_three_reads_of_the_pre_flight_in_one_run(capsys):
+    a10 = dict(InstanceType='ecs.gn7i-c8g1.2xlarge', GPU='A10', GPUAmount=1, GPUMemory=24.0, IsAvailable=True)
+    labelled = dict(inst('i1'), Labels=[{'LabelKey': 'managed-by', 'LabelValue': 'llmops.eas_stack'}])
+    service = {'ServiceName': 'svc', 'Status': 'Running', 'AccessToken': 't', 'InternetEndpoint': 'http://e'}
+    sdk = FakeSDK(
+        {
+            'describe_machine_spec': [{'InstanceMetas': [a10]}],
+            'list_resources': [listing('grp'), {'Resources': [], 'TotalCount': 0}],
+            'list_resource_instances': [instances(labelled)],
+            'list_services': [{'Services': [service], 'TotalCount': 1}],
+        }
+    )
+    result = run(capsys, eas_region_info, sdk, resource_type='Dedicated', resource_groups=['grp', 'free'])
+    assert [c[0] for c in sdk.calls] == [
+        'describe_machine_spec',
+        'list_resources',
+        'list_resource_instances',
+        'list_resources',
+        'list_services',
+    ]
+    assert result['changed'] is False and result['instance_types']['ecs.gn7i-c8g1.2xlarge']['gpus'] == 1
+    (group,) = result['resource_groups']['grp']
+    assert group['managed'] is True and group['status'] == 'ResourceReady' and result['resource_groups']['free'] == []
+    # A list never carries a token or an endpoint.
+    assert result['services'][0]['name'] == 'svc' and 'access_token' not in result['services'][0]
+    sdk = FakeSDK({})
+    result = run(capsys, eas_region_info, sdk, instance_types=False, services=False)
+    assert sdk.calls == [] and result['instance_types'] == {} and result['services'] == []
 
 
 def test_a_ctrl_c_while_create_is_in_flight_waits_for_the_answer(capsys):

@@ -31,6 +31,7 @@ ONEAPI_SECRETS = {'password', 'access_token'}
 # The options that carry a secret, per module. A new module or option is added here on purpose.
 SECRET_OPTIONS = {
     'eas_machine_spec_info': EAS_SECRETS,
+    'eas_region_info': EAS_SECRETS,
     'eas_resource_group': EAS_SECRETS,
     'eas_resource_group_info': EAS_SECRETS,
     'eas_service': EAS_SECRETS,
@@ -139,6 +140,7 @@ def echo_server():
 
 EAS_ARGS = {
     'eas_machine_spec_info': {},
+    'eas_region_info': dict(resource_groups=['leak_rg']),
     'eas_resource_group': dict(name='leak_rg', instance_type='ecs.gn7i-c8g1.2xlarge', instance_count=1),
     'eas_resource_group_info': dict(name='leak_rg'),
     'eas_service': dict(name='leak_svc', state='absent'),
