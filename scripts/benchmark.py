@@ -55,7 +55,7 @@ EAS_OBJECTS = {
     'DescribeResource': 'resource group',
     'ListResourceInstances': 'resource group nodes',
     'DescribeService': 'model service',
-    'ListServices': 'model service',
+    'ListServices': "the region's services, one list for the plan",
     'DescribeMachineSpec': 'region offer (pre-flight)',
 }
 # What each one-api call of a rerun is about (method, path prefix).

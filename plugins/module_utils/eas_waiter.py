@@ -281,33 +281,45 @@ def wait_for_service(client, name, target, timeout, spec=None, window=False, sle
         raise EASWaitError(message, last=service, timed_out=True) from None
 
 
-def read_service_through_outage(client, name, timeout, window=False, unreachable=0.0, sleep=None, clock=None):
-    """DescribeService before a wait: ``(Service dict or None, seconds the API did not answer in all)``.
+def read_through_outage(read, what, timeout, window=False, unreachable=0.0, sleep=None, clock=None):
+    """The read before a wait (``read()``, with a polling client): ``(its value, seconds the API did not answer)``.
 
     A read the API does not answer (network, throttling, 5xx, an HTML error page) is tried again as a wait's polls
     are, until ``timeout``: a task that starts its wait during an outage goes on once the API is back, as one that
     is already waiting does. ``unreachable`` carries the seconds of earlier windows. When ``timeout`` passes with the
     API still down: ``WaitWindowElapsed`` (state ``first_read``, ``unreachable``) with ``window=True``, else
     ``EASWaitError`` saying how long the API did not answer. An error that is not transient is raised at once.
+    ``what`` names the object in the messages (``service x``, ``resource group y``).
     """
     poller = Poller(timeout, sleep=sleep, clock=clock, unreachable=unreachable)
-    client = client.polling()
-
-    def check():
-        return True, client.describe_service(name)
-
     try:
-        service = poller.run(check)
+        value = poller.run(lambda: (True, read()))
     except WaitTimedOut:
         if window:
             raise WaitWindowElapsed(
-                'service %s: not read yet, the API did not answer for %d s' % (name, round(poller.unreachable)),
+                '%s: not read yet, the API did not answer for %d s' % (what, round(poller.unreachable)),
                 dict(first_read=True, unreachable=poller.unreachable),
             ) from None
         raise EASWaitError(
-            'Service %s could not be read before waiting for it.%s' % (name, poller.outage_note()), timed_out=True
+            '%s could not be read before waiting for it.%s' % (what[:1].upper() + what[1:], poller.outage_note()),
+            timed_out=True,
         ) from None
-    return service, poller.unreachable
+    return value, poller.unreachable
+
+
+def read_service_through_outage(client, name, timeout, window=False, unreachable=0.0, sleep=None, clock=None):
+    """DescribeService before a wait: ``(Service dict or None, seconds the API did not answer in all)`` (see
+    `read_through_outage`)."""
+    polling = client.polling()
+    return read_through_outage(
+        lambda: polling.describe_service(name),
+        'service %s' % name,
+        timeout,
+        window=window,
+        unreachable=unreachable,
+        sleep=sleep,
+        clock=clock,
+    )
 
 
 def wait_until_visible(client, name, timeout=10, sleep=None, clock=None):

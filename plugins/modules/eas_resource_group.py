@@ -79,6 +79,8 @@ options:
   wait:
     description:
       - Wait until the group is ready (or deleted).
+      - An API that does not answer (network, throttling, 5xx, an HTML error page) does not end the wait, from the
+        first read of the group on; the wait goes on until O(wait_timeout) and says how long the API did not answer.
     type: bool
     default: true
   wait_timeout:
@@ -220,7 +222,11 @@ from ansible_collections.llmops.eas_stack.plugins.module_utils.eas_groups import
     pick_for_deletion,
 )
 from ansible_collections.llmops.eas_stack.plugins.module_utils.eas_service_config import MANAGED_LABELS
-from ansible_collections.llmops.eas_stack.plugins.module_utils.eas_waiter import WaitWindowElapsed, wait_for_service
+from ansible_collections.llmops.eas_stack.plugins.module_utils.eas_waiter import (
+    WaitWindowElapsed,
+    read_through_outage,
+    wait_for_service,
+)
 from ansible_collections.llmops.eas_stack.plugins.module_utils.errors import ModuleError
 from ansible_collections.llmops.eas_stack.plugins.module_utils.locks import exclusive, signals_held
 
@@ -260,11 +266,27 @@ class ResourceGroupRunner(EASRunner):
         """The group (a ListResources entry, or DescribeResource with resource_id), or None. Duplicates are resolved
         when they are all this collection's own, else reported with their ids."""
         if self.params['resource_id']:
-            return self.client.describe_resource(self.params['resource_id'])
-        matches = self.client.find_resources(self.params['name'])
+            return self.first_read(lambda client: client.describe_resource(self.params['resource_id']))
+        matches = self.first_read(lambda client: client.find_resources(self.params['name']))
         if len(matches) > 1:
             return self.resolve_duplicates(matches)
         return matches[0] if matches else None
+
+    def first_read(self, read):
+        """``read(client)`` before anything is done. With a wait (not in check mode), an API that does not answer is
+        waited out within the wait's time, as during the wait itself: a task that starts during an outage goes on
+        once the API is back."""
+        if not self.params['wait'] or self.check_mode:
+            return read(self.client)
+        polling = self.client.polling()
+        value, self.unreachable = read_through_outage(
+            lambda: read(polling),
+            'resource group %s' % (self.params['resource_id'] or self.params['name']),
+            self.timeout(),
+            window=self.params['wait_window'] > 0,
+            unreachable=self.unreachable,
+        )
+        return value
 
     def resolve_duplicates(self, matches):
         name, ids = self.params['name'], ', '.join(str(r.get('ResourceId')) for r in matches)

@@ -9,9 +9,13 @@ import pytest
 
 from ansible.module_utils.testing import patch_module_args
 
-from ansible_collections.llmops.eas_stack.plugins.module_utils import eas_client, eas_connection, eas_waiter
+from ansible_collections.llmops.eas_stack.plugins.module_utils import eas_client, eas_connection, eas_waiter, errors
 from ansible_collections.llmops.eas_stack.plugins.modules import eas_region_info, eas_resource_group, eas_service_info
-from ansible_collections.llmops.eas_stack.tests.unit.plugins.module_utils.eas_fakes import FakeSDK, client_error
+from ansible_collections.llmops.eas_stack.tests.unit.plugins.module_utils.eas_fakes import (
+    FakeSDK,
+    client_error,
+    server_error,
+)
 
 GONE = client_error(404, 'InvalidResource.NotFound')
 
@@ -484,6 +488,27 @@ def test_machine_spec_info_reads_the_dedicated_offer_with_usable_gpu_memory(caps
             stock='WithStock',
         )
     }
+
+
+def test_a_wait_that_starts_during_an_api_outage_goes_on_once_the_api_is_back(capsys, monkeypatch):
+    monkeypatch.setattr(errors, 'time', FakeTime())
+    ready = dict(resource(), InstanceCount=1)
+    sdk = FakeSDK({'list_resources': [server_error(), server_error(), server_error(), {'Resources': [ready]}]})
+    args = dict(name='grp', instance_type='ecs.gn7i-c8g1.2xlarge', instance_count=1)
+    result = run(capsys, eas_resource_group, sdk, **args)
+    assert not result.get('failed'), result
+    assert result['changed'] is False and result['resource_group']['id'] == 'eas-r-1'
+    assert [c[0] for c in sdk.calls] == ['list_resources'] * 4
+    # Longer than the wait: it fails saying so, having changed nothing.
+    sdk = FakeSDK({'list_resources': [server_error()]})
+    out = run(capsys, eas_resource_group, sdk, wait_timeout=20, **args)
+    assert out['failed'] is True and sdk.mutating_calls() == []
+    assert 'Resource group grp could not be read before waiting for it' in out['msg']
+    assert 'The API did not answer for 20 s in all while waiting' in out['msg']
+    # Without a wait, the client's own retries only.
+    sdk = FakeSDK({'list_resources': [server_error()]})
+    out = run(capsys, eas_resource_group, sdk, wait=False, **args)
+    assert out['failed'] is True and len(sdk.calls) < 10
 
 
 def test_region_info_makes_the_three_reads_of_the_pre_flight_in_one_run(capsys):
