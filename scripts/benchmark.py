@@ -225,6 +225,14 @@ def measure(args, site, teardown, vars_file):
             figures.append(
                 ('gateway up during the node purchase, s of %.1f' % (gateway[1] - gateway[0]), '%.1f' % overlap)
             )
+    # Where the cold run's time went: each play's start (from the first task of the run) and duration.
+    plays = collections.OrderedDict()
+    for play, _task, start, end in task_spans(cold_data):
+        first, last = plays.get(play, (start, end))
+        plays[play] = (min(first, start), max(last, end))
+    origin = min(s for s, _e in plays.values()) if plays else 0.0
+    for play, (start, end) in plays.items():
+        figures.append(('  play at +%.1f s: %s, s' % (start - origin, play[:60]), '%.1f' % (end - start)))
     nodes = lab('/_lab/billing').get('total_billed_nodes') or 0
     figures.append(('GPU nodes billed while deployed', nodes))
 
