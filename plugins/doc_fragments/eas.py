@@ -74,3 +74,19 @@ options:
     type: bool
     default: false
 """
+
+    # Options of the modules that read the region's offer (eas_machine_spec_info, eas_region_info).
+    MACHINE_SPEC = r"""
+options:
+  charge_type:
+    description:
+      - The billing the specs are for.
+    type: str
+    choices: [PostPaid, PrePaid]
+  resource_type:
+    description:
+      - Which offer to read. V(Dedicated) lists the ECS types a dedicated resource group can buy; V(Public) (the
+        server's default when unset) the types of the public resource group.
+    type: str
+    choices: [Dedicated, Public]
+"""

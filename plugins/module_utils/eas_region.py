@@ -35,6 +35,14 @@ def spec_view(meta):
     )
 
 
+def machine_spec_argument_spec():
+    """Options of the modules that read the region's offer (documented in ``llmops.eas_stack.eas.machine_spec``)."""
+    return dict(
+        charge_type=dict(type='str', choices=['PostPaid', 'PrePaid']),
+        resource_type=dict(type='str', choices=['Dedicated', 'Public']),
+    )
+
+
 def instance_types(client, charge_type=None, resource_type=None, wanted=()):
     """The region's instance types by name (DescribeMachineSpec), only those in ``wanted`` when given."""
     wanted = set(wanted or ())

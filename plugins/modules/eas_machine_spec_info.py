@@ -22,19 +22,9 @@ options:
     type: list
     elements: str
     default: []
-  charge_type:
-    description:
-      - The billing the specs are for.
-    type: str
-    choices: [PostPaid, PrePaid]
-  resource_type:
-    description:
-      - Which offer to read. V(Dedicated) lists the ECS types a dedicated resource group can buy; V(Public) (the
-        server's default when unset) the types of the public resource group.
-    type: str
-    choices: [Dedicated, Public]
 extends_documentation_fragment:
   - llmops.eas_stack.eas
+  - llmops.eas_stack.eas.machine_spec
   - llmops.eas_stack.attributes
   - llmops.eas_stack.attributes.INFO_MODULE
   - llmops.eas_stack.attributes.ACTIONGROUP_EAS
@@ -86,14 +76,16 @@ instance_types:
 """
 
 from ansible_collections.llmops.eas_stack.plugins.module_utils.eas_client import EASRunner
-from ansible_collections.llmops.eas_stack.plugins.module_utils.eas_region import instance_types
+from ansible_collections.llmops.eas_stack.plugins.module_utils.eas_region import (
+    instance_types,
+    machine_spec_argument_spec,
+)
 
 
 class MachineSpecRunner(EASRunner):
     options = dict(
         instance_types=dict(type='list', elements='str', default=[]),
-        charge_type=dict(type='str', choices=['PostPaid', 'PrePaid']),
-        resource_type=dict(type='str', choices=['Dedicated', 'Public']),
+        **machine_spec_argument_spec(),
     )
 
     def run(self):

@@ -22,16 +22,6 @@ options:
       - Read the instance types the region offers (C(DescribeMachineSpec)).
     type: bool
     default: true
-  charge_type:
-    description:
-      - The billing the specs are for.
-    type: str
-    choices: [PostPaid, PrePaid]
-  resource_type:
-    description:
-      - Which offer to read, as for M(llmops.eas_stack.eas_machine_spec_info).
-    type: str
-    choices: [Dedicated, Public]
   resource_groups:
     description:
       - Names of dedicated resource groups to look for.
@@ -45,6 +35,7 @@ options:
     default: true
 extends_documentation_fragment:
   - llmops.eas_stack.eas
+  - llmops.eas_stack.eas.machine_spec
   - llmops.eas_stack.attributes
   - llmops.eas_stack.attributes.INFO_MODULE
   - llmops.eas_stack.attributes.ACTIONGROUP_EAS
@@ -90,6 +81,7 @@ from ansible_collections.llmops.eas_stack.plugins.module_utils.eas_client import
 from ansible_collections.llmops.eas_stack.plugins.module_utils.eas_region import (
     groups_named,
     instance_types,
+    machine_spec_argument_spec,
     services_listed,
 )
 
@@ -97,8 +89,7 @@ from ansible_collections.llmops.eas_stack.plugins.module_utils.eas_region import
 class RegionInfoRunner(EASRunner):
     options = dict(
         instance_types=dict(type='bool', default=True),
-        charge_type=dict(type='str', choices=['PostPaid', 'PrePaid']),
-        resource_type=dict(type='str', choices=['Dedicated', 'Public']),
+        **machine_spec_argument_spec(),
         resource_groups=dict(type='list', elements='str', default=[]),
         services=dict(type='bool', default=True),
     )
